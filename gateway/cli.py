@@ -1,0 +1,155 @@
+"""Command-line adapter: ``jwmo-gateway validate`` (more commands follow the same pattern).
+
+Reads files, directories, ZIP archives or standard input, runs the pure core and writes verdicts to
+standard output. Exit status: 0 every message valid, 1 at least one invalid, 2 usage error or
+unreadable path (message on standard error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from gateway import __version__
+from gateway.batch import validate_items
+from gateway.config import ConfigError, Settings
+from gateway.intake.sources import InputError, expand, iter_items
+from gateway.intake.transport import Limits
+from gateway.model import Declaration
+from gateway.registry import SchemaLoadError, default_registry
+from gateway.results import Verdict
+from gateway.validation import Validator
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_SHOWN_ERRORS = 3
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit status 2."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jwmo-gateway",
+        description="Validate, minimise and forward iJw/iWmo declaration messages.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        help="validate messages (files, directories, ZIP archives or - for standard input)",
+        description="Validate declaration messages: transport checks, XSD, then the in-message business rules.",
+    )
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.add_argument("--json", action="store_true", help="one JSON object per message per line")
+    validate.add_argument(
+        "--schema-dir",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="extra or overriding XSDs, keyed by target namespace (default: $JWMO_SCHEMA_DIR)",
+    )
+    validate.add_argument(
+        "--declaration",
+        metavar="FILE",
+        help="the JW323/WMO323 that the given 325 messages answer: adds the echo rules (TR337, TR367, ...)",
+    )
+    validate.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    validate.add_argument(
+        "--max-message-bytes", type=_positive, default=None, help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)"
+    )
+    return parser
+
+
+def _human_line(verdict: Verdict) -> str:
+    if verdict.valid:
+        return f"{verdict.source}: {verdict.message_type} valid"
+    kind = verdict.message_type or "unknown type"
+    stage = verdict.stage.value if verdict.stage is not None else "?"
+    shown = []
+    for e in verdict.errors[:_SHOWN_ERRORS]:
+        code = f"{e.code}/{e.retourcode}" if e.retourcode else e.code
+        where = f" at {e.path}" if e.path else ""
+        shown.append(f"{code}{where}: {e.message}")
+    more = len(verdict.errors) - _SHOWN_ERRORS
+    suffix = f" (+{more} more)" if more > 0 else ""
+    return f"{verdict.source}: {kind} INVALID ({stage}) " + "; ".join(shown) + suffix
+
+
+def _load_declaration(path: str, settings: Settings, schema_dirs: tuple[Path, ...], today: date) -> Declaration:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    validator = Validator(default_registry(schema_dirs), Limits(settings.max_message_bytes))
+    checked = validator.check(data, path, today=today)
+    if not isinstance(checked.message, Declaration):
+        raise UsageError(f"--declaration {path} is not a JW323/WMO323 that passes the schema")
+    return checked.message
+
+
+def _validate(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
+    schema_dirs = tuple(Path(d) for d in args.schema_dir) if args.schema_dir else settings.schema_dirs
+    max_bytes = args.max_message_bytes or settings.max_message_bytes
+    today = date.today()
+    default_registry(schema_dirs)  # load and check the schema set before reading any input
+    declaration = _load_declaration(args.declaration, settings, schema_dirs, today) if args.declaration else None
+    files = expand(args.paths)
+    verdicts = validate_items(
+        iter_items(files, max_bytes),
+        workers=args.workers,
+        file_count=len(files),
+        schema_dirs=schema_dirs,
+        max_bytes=max_bytes,
+        today=today,
+        declaration=declaration,
+    )
+    total = invalid = 0
+    for verdict in verdicts:
+        total += 1
+        invalid += not verdict.valid
+        if args.json:
+            out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
+        else:
+            out.write(_human_line(verdict) + "\n")
+    if not args.json:
+        out.write(f"{total} message(s): {total - invalid} valid, {invalid} invalid\n")
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "validate":
+            return _validate(args, sys.stdout, settings)
+    except (UsageError, InputError, ConfigError, SchemaLoadError) as exc:
+        print(f"jwmo-gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it first
+    return EXIT_USAGE  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The validation core: bytes of one message in, an immutable verdict out.
+
+    bytes -> transport checks + hardened parse -> message type by root namespace -> XSD -> rules
+
+Pure: no file, socket, clock or database access. The date used by clock rules (TR135) is passed in.
+Later stages (minimisation, retour building) reuse the parsed tree and records from :class:`Checked`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from lxml import etree
+
+from gateway.intake.transport import Limits, TransportError, parse_xml, transport_finding
+from gateway.model import Answer, Declaration, read_answer, read_declaration
+from gateway.registry import MessageSpec, SchemaRegistry, default_registry
+from gateway.results import Finding, Stage, Verdict
+from gateway.rules import Context, Subject, run_rules
+from gateway.rules.registry import rules_for
+from gateway.schema import schema_findings
+
+__all__ = ["Checked", "Validator", "validate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A verdict plus what later stages need: the message type, the parsed tree and the records.
+
+    ``root`` is the parsed tree (comments and processing instructions already dropped); callers must
+    treat it as read-only. ``message`` is set when the message reached the rule stage.
+    """
+
+    verdict: Verdict
+    spec: MessageSpec | None
+    root: etree._Element | None
+    message: Declaration | Answer | None
+
+
+class Validator:
+    """Validates messages against one schema registry and set of limits. Reusable and thread-safe."""
+
+    def __init__(self, registry: SchemaRegistry | None = None, limits: Limits | None = None) -> None:
+        self.registry = registry if registry is not None else default_registry()
+        self.limits = limits if limits is not None else Limits()
+        self._known = self.registry.element_names()
+        self._expected = ", ".join(sorted({s.name for s in self.registry.specs}))
+
+    def check(
+        self, data: bytes, source: str, *, today: date, declaration: Declaration | None = None
+    ) -> Checked:
+        """Run every stage; ``declaration`` (a 323 read earlier) adds the 325 echo rules."""
+        try:
+            root = parse_xml(data, self.limits)
+        except TransportError as exc:
+            return Checked(Verdict(source, None, False, Stage.TRANSPORT, (exc.finding,)), None, None, None)
+        tag = root.tag
+        namespace = tag[1 : tag.find("}")] if isinstance(tag, str) and tag.startswith("{") else ""
+        spec = self.registry.spec_for_namespace(namespace)
+        if spec is None:
+            finding = transport_finding(
+                "UNKNOWN_TYPE",
+                f"the root element is not a supported message; expected one of {self._expected} "
+                "(identified by the namespace of the root element)",
+            )
+            return Checked(Verdict(source, None, False, Stage.TRANSPORT, (finding,)), None, root, None)
+        errors = schema_findings(root, self.registry.schema(spec), self._known)
+        if errors:
+            return Checked(Verdict(source, spec.name, False, Stage.SCHEMA, errors), spec, root, None)
+        return self._rules(source, spec, root, today, declaration)
+
+    def _rules(
+        self,
+        source: str,
+        spec: MessageSpec,
+        root: etree._Element,
+        today: date,
+        declaration: Declaration | None,
+    ) -> Checked:
+        if not rules_for(spec.kind, spec.release):
+            return Checked(Verdict(source, spec.name, True, None), spec, root, None)
+        context = Context(today=today, declaration=declaration)
+        message: Declaration | Answer
+        findings: tuple[Finding, ...]
+        if spec.kind == "declaration":
+            message = read_declaration(root)
+            subject = Subject(message, "/Bericht/Declaratie", message.clients, message.header.message_date)
+            findings = run_rules("declaration", spec.release, subject, context)
+        else:
+            message = read_answer(root)
+            clients = message.body.clients if message.body is not None else ()
+            subject = Subject(message, "/Bericht/DeclaratieAntwoord", clients, message.header.message_date)
+            findings = run_rules("answer", spec.release, subject, context)
+            if declaration is not None:
+                findings += run_rules("echo", spec.release, subject, context)
+        if findings:
+            return Checked(Verdict(source, spec.name, False, Stage.RULES, findings), spec, root, message)
+        return Checked(Verdict(source, spec.name, True, None), spec, root, message)
+
+    def validate(
+        self, data: bytes, source: str = "-", *, today: date, declaration: Declaration | None = None
+    ) -> Verdict:
+        return self.check(data, source, today=today, declaration=declaration).verdict
+
+
+def validate(data: bytes, source: str = "-", *, today: date | None = None) -> Verdict:
+    """Convenience: validate one message with the built-in schemas and default limits."""
+    return Validator().validate(data, source, today=today if today is not None else date.today())
