@@ -31,7 +31,9 @@ def _make_validator(schema_dirs: tuple[Path, ...], max_bytes: int) -> Validator:
     return Validator(default_registry(schema_dirs), Limits(max_message_bytes=max_bytes))
 
 
-def _init(schema_dirs: tuple[Path, ...], max_bytes: int, today: date, declaration: Declaration | None) -> None:
+def _init(
+    schema_dirs: tuple[Path, ...], max_bytes: int, today: date, declaration: Declaration | None
+) -> None:
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     _worker = (_make_validator(schema_dirs, max_bytes), today, declaration)
 

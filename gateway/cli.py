@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate",
         help="validate messages (files, directories, ZIP archives or - for standard input)",
-        description="Validate declaration messages: transport checks, XSD, then the in-message business rules.",
+        description="Validate declaration messages: transport checks, XSD, then in-message business rules.",
     )
     validate.add_argument("paths", nargs="+", metavar="PATH")
     validate.add_argument("--json", action="store_true", help="one JSON object per message per line")
@@ -76,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     validate.add_argument(
-        "--max-message-bytes", type=_positive, default=None, help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)"
+        "--max-message-bytes",
+        type=_positive,
+        default=None,
+        help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)",
     )
     return parser
 
@@ -96,7 +99,9 @@ def _human_line(verdict: Verdict) -> str:
     return f"{verdict.source}: {kind} INVALID ({stage}) " + "; ".join(shown) + suffix
 
 
-def _load_declaration(path: str, settings: Settings, schema_dirs: tuple[Path, ...], today: date) -> Declaration:
+def _load_declaration(
+    path: str, settings: Settings, schema_dirs: tuple[Path, ...], today: date
+) -> Declaration:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -113,7 +118,9 @@ def _validate(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
     max_bytes = args.max_message_bytes or settings.max_message_bytes
     today = date.today()
     default_registry(schema_dirs)  # load and check the schema set before reading any input
-    declaration = _load_declaration(args.declaration, settings, schema_dirs, today) if args.declaration else None
+    declaration = (
+        _load_declaration(args.declaration, settings, schema_dirs, today) if args.declaration else None
+    )
     files = expand(args.paths)
     verdicts = validate_items(
         iter_items(files, max_bytes),

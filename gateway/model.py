@@ -40,10 +40,10 @@ class Header(NamedTuple):
 
 
 class Line(NamedTuple):
-    """One Prestatie. ``client`` and ``index`` are 0-based positions, used only to build paths."""
+    """One Prestatie. ``client`` and ``position`` are 0-based positions, used only to build paths."""
 
     client: int
-    index: int
+    position: int
     reference: str
     previous_reference: str | None
     allocation: int
@@ -60,7 +60,7 @@ class Line(NamedTuple):
 
 
 class Client(NamedTuple):
-    index: int
+    position: int
     bsn: str
     lines: tuple[Line, ...]
     retourcodes: tuple[str, ...]
@@ -145,7 +145,7 @@ def _line(p: etree._Element, client: int, index: int, answer: bool) -> Line:
     amount = c[8] if has_tariff else c[7]
     return Line(
         client=client,
-        index=index,
+        position=index,
         reference=_text(ref[0]),
         previous_reference=_text(ref[1]) if has_previous else None,
         allocation=int(_text(c[1])),
@@ -206,7 +206,9 @@ def _read_declaration_flat(t: list[str | None]) -> Declaration | None:
     if n < 40 or any(t[i] is not None for i in (0, 1, 7, 10, 13, 15, 19, 22)):
         return None
     day = _cached_date
-    header = Header(t[2] or "", t[5] or "", t[6] or "", t[8] or "", day(t[9] or ""), (t[11] or "", t[12] or ""))
+    header = Header(
+        t[2] or "", t[5] or "", t[6] or "", t[8] or "", day(t[9] or ""), (t[11] or "", t[12] or "")
+    )
     clients: list[Client] = []
     i = 23
     ci = -1
@@ -329,5 +331,6 @@ def client_path(container: str, clients: tuple[Client, ...], client: int) -> str
 def line_path(container: str, clients: tuple[Client, ...], line: Line, leaf: str = "") -> str:
     """Path of a Prestatie (or of ``leaf`` below it, e.g. ``IngediendBedrag/Bedrag``)."""
     count = len(clients[line.client].lines)
-    base = f"{client_path(container, clients, line.client)}/Prestaties/{_nth('Prestatie', line.index, count)}"
+    prestatie = _nth("Prestatie", line.position, count)
+    base = f"{client_path(container, clients, line.client)}/Prestaties/{prestatie}"
     return f"{base}/{leaf}" if leaf else base

@@ -65,21 +65,19 @@ def schema_root() -> Path:
 def _read_catalog(root: Path) -> list[MessageSpec]:
     with (root / "catalog.toml").open("rb") as fh:
         data = tomllib.load(fh)
-    specs = []
-    for entry in data["message"]:
-        specs.append(
-            MessageSpec(
-                name=entry["name"],
-                standard=entry["standard"],
-                release=entry["release"],
-                bericht_code=entry["bericht_code"],
-                kind=entry["kind"],
-                namespace=entry["namespace"],
-                schema_path=root / entry["schema"],
-                answer=entry.get("answer"),
-            )
+    return [
+        MessageSpec(
+            name=entry["name"],
+            standard=entry["standard"],
+            release=entry["release"],
+            bericht_code=entry["bericht_code"],
+            kind=entry["kind"],
+            namespace=entry["namespace"],
+            schema_path=root / entry["schema"],
+            answer=entry.get("answer"),
         )
-    return specs
+        for entry in data["message"]
+    ]
 
 
 def _safe_parse_file(path: Path) -> etree._ElementTree:
@@ -127,12 +125,16 @@ class SchemaRegistry:
                 continue
             match = _ISTANDAARD_NS.match(namespace)
             if match is None:
-                raise SchemaLoadError(f"schema {path} has a namespace the gateway cannot map to a message type")
+                raise SchemaLoadError(
+                    f"schema {path} has a namespace the gateway cannot map to a message type"
+                )
             standard, major, minor, prefix, number = match.groups()
             name = f"{'JW' if prefix == 'jw' else 'WMO'}{number}"
             template = by_name.get(name)
             if template is None:
-                raise SchemaLoadError(f"schema {path} is for {name}, a message type the gateway does not handle")
+                raise SchemaLoadError(
+                    f"schema {path} is for {name}, a message type the gateway does not handle"
+                )
             self._specs[namespace] = replace(
                 template,
                 standard=standard,

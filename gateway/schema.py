@@ -10,6 +10,9 @@ carry personal data into an error.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import cast
+
 from lxml import etree
 
 from gateway.results import Finding
@@ -133,9 +136,10 @@ def schema_findings(
         return (Finding("XSD", None, "/" + _local(root.tag), "the message could not be validated"),)
     findings: list[Finding] = []
     seen: set[tuple[str | None, str]] = set()
-    for entry in schema.error_log:
+    for entry in cast("Iterable[etree._LogEntry]", schema.error_log):
         libxml_path = entry.path or ""
         element = _resolve(root, libxml_path) if libxml_path else None
+        path: str | None
         if element is not None:
             path = canonical_path(element, known)
             name = _local(element.tag) if _local(element.tag) in known else "*"

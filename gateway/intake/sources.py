@@ -20,6 +20,7 @@ from gateway.results import Finding
 
 __all__ = ["InputError", "Item", "expand", "iter_items"]
 
+
 class InputError(Exception):
     """A path cannot be read at all (a usage error: exit status 2). The message names the path."""
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -153,7 +154,9 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
     if data[:5] == b"<?xml":
         declared = _DECLARED_ENCODING.match(data)
         if declared is not None and declared.group(1).upper() not in (b"UTF-8", b"UTF8"):
-            raise TransportError(transport_finding("ENCODING", "the message declares an encoding other than UTF-8"))
+            raise TransportError(
+                transport_finding("ENCODING", "the message declares an encoding other than UTF-8")
+            )
     elif b"\x00" in data[:4]:
         # UTF-16/32 without a byte-order mark: libxml2 would detect and accept it.
         raise TransportError(transport_finding("ENCODING", "the message is not UTF-8"))
@@ -164,7 +167,7 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
         raise TransportError(_syntax_finding(parser)) from None
     if root is None:  # pragma: no cover - lxml raises for empty documents; kept as a guard
         raise TransportError(transport_finding("NOT_WELL_FORMED", "the message is empty"))
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo  # the stubs lack DocInfo.doctype
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise TransportError(transport_finding("DOCTYPE", "document type declarations are not allowed"))
     encoding = (docinfo.encoding or "UTF-8").upper()

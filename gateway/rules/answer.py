@@ -46,7 +46,7 @@ def zero_totals_are_debit(s: Subject, _: Context) -> list[Issue]:
     "0001",
     "Declaratie",
     ("answer",),
-    "only rejected lines are returned; returned amounts = submitted total - granted total; rejected class grants 0",
+    "only rejected lines returned; returned = submitted - granted total; a rejected declaration grants 0",
 )
 def answer_totals(s: Subject, _: Context) -> list[Issue]:
     body = _body(s)
@@ -58,9 +58,19 @@ def answer_totals(s: Subject, _: Context) -> list[Issue]:
         for line in c.lines:
             returned += signed(line.amount, line.debit_credit)
             if set(line.retourcodes) <= NOT_REJECTED:
-                issues.append((line_path(BODY, body.clients, line, "RetourCodes"), "a returned line carries no rejection code"))
-    if returned != signed(*body.total_submitted) - signed(*body.total_granted):
-        issues.append((f"{BODY}/TotaalToegekendBedrag", "returned lines do not add up to submitted minus granted total"))
-    if not set(body.retourcodes) <= NOT_REJECTED and body.total_granted[0] != 0:
-        issues.append((f"{BODY}/TotaalToegekendBedrag", "a rejected declaration must grant 0"))
+                issues.append(
+                    (
+                        line_path(BODY, body.clients, line, "RetourCodes"),
+                        "a returned line carries no rejection code",
+                    )
+                )
+    if not set(body.retourcodes) <= NOT_REJECTED:
+        # The Declaratie class itself is rejected: nothing is granted and its lines are not assessed
+        # (messages.md 3.2), so only the zero grant is checked.
+        if body.total_granted[0] != 0:
+            issues.append((f"{BODY}/TotaalToegekendBedrag", "a rejected declaration must grant 0"))
+    elif returned != signed(*body.total_submitted) - signed(*body.total_granted):
+        issues.append(
+            (f"{BODY}/TotaalToegekendBedrag", "returned lines do not add up to submitted minus granted total")
+        )
     return issues

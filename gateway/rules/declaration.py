@@ -23,7 +23,9 @@ def message_date_not_future(s: Subject, ctx: Context) -> list[Issue]:
     return []
 
 
-@rule("CS340", "0001", "Declaratie", ("declaration",), "DeclaratiePeriode is exactly one whole calendar month")
+@rule(
+    "CS340", "0001", "Declaratie", ("declaration",), "DeclaratiePeriode is exactly one whole calendar month"
+)
 def declaration_period_is_month(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     if not is_whole_month(d.period_start, d.period_end):
@@ -38,10 +40,18 @@ def declaration_period_not_before_2021(s: Subject, _: Context) -> list[Issue]:
     return []
 
 
-@rule("TR134", "0001", "Declaratie", ("declaration",), "DeclaratiePeriode Begindatum is not after the message Dagtekening")
+@rule(
+    "TR134",
+    "0001",
+    "Declaratie",
+    ("declaration",),
+    "DeclaratiePeriode Begindatum is not after the message Dagtekening",
+)
 def declaration_start_not_after_message(s: Subject, _: Context) -> list[Issue]:
     if _declaration(s).period_start > s.message_date:
-        return [(f"{DECL}/DeclaratiePeriode/Begindatum", "the declaration period starts after the message date")]
+        return [
+            (f"{DECL}/DeclaratiePeriode/Begindatum", "the declaration period starts after the message date")
+        ]
     return []
 
 
@@ -69,7 +79,13 @@ def zero_total_is_debit(s: Subject, _: Context) -> list[Issue]:
     return []
 
 
-@rule("TR358", "0001", "Declaratie", ("declaration",), "TotaalIngediendBedrag = sum of debit lines - sum of credit lines")
+@rule(
+    "TR358",
+    "0001",
+    "Declaratie",
+    ("declaration",),
+    "TotaalIngediendBedrag = sum of debit lines - sum of credit lines",
+)
 def total_matches_lines(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     total = 0
@@ -81,23 +97,41 @@ def total_matches_lines(s: Subject, _: Context) -> list[Issue]:
     return []
 
 
-@rule("TR335", "0001", "Prestatie", ("declaration",), "ProductPeriode Einddatum at most 5 years before DeclaratieDagtekening")
+@rule(
+    "TR335",
+    "0001",
+    "Prestatie",
+    ("declaration",),
+    "ProductPeriode Einddatum at most 5 years before DeclaratieDagtekening",
+)
 def product_not_older_than_five_years(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     limit = years_before(d.declaration_date, 5)
     return [
-        (line_path(DECL, d.clients, line, "ProductPeriode/Einddatum"), "the product period ended more than 5 years before the declaration date")
+        (
+            line_path(DECL, d.clients, line, "ProductPeriode/Einddatum"),
+            "the product period ended more than 5 years before the declaration date",
+        )
         for c in d.clients
         for line in c.lines
         if line.period_end < limit
     ]
 
 
-@rule("TR319", "9319", "Prestatie", ("declaration",), "ProductPeriode lies in the declaration period or an earlier one")
+@rule(
+    "TR319",
+    "9319",
+    "Prestatie",
+    ("declaration",),
+    "ProductPeriode lies in the declaration period or an earlier one",
+)
 def product_not_after_declaration_period(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     return [
-        (line_path(DECL, d.clients, line, "ProductPeriode"), "the product period lies after the declaration period")
+        (
+            line_path(DECL, d.clients, line, "ProductPeriode"),
+            "the product period lies after the declaration period",
+        )
         for c in d.clients
         for line in c.lines
         if line.period_end > d.period_end
@@ -142,7 +176,9 @@ def unique_previous_reference(s: Subject, _: Context) -> list[Issue]:
     return issues
 
 
-@rule("TR316", "0001", "Prestatie", ("declaration",), "a line is not credited in the message that declares it")
+@rule(
+    "TR316", "0001", "Prestatie", ("declaration",), "a line is not credited in the message that declares it"
+)
 def no_credit_of_same_message(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     references = {line.reference for c in d.clients for line in c.lines}
@@ -177,7 +213,10 @@ def unique_debit_per_product_period(s: Subject, _: Context) -> list[Issue]:
             key = (line.period_start, line.period_end, line.category, line.code, line.allocation)
             if key in seen:
                 issues.append(
-                    (line_path(DECL, d.clients, line), "another debit line declares the same product, period and allocation")
+                    (
+                        line_path(DECL, d.clients, line),
+                        "another debit line declares the same product, period and allocation",
+                    )
                 )
             seen.add(key)
     return issues
@@ -191,11 +230,20 @@ def _tariff_mismatch(line: Line) -> bool:
     )
 
 
-@rule("TR346", "9346", "Prestatie", ("declaration",), "IngediendBedrag = GeleverdVolume x ProductTarief (not for euro or minute units)")
+@rule(
+    "TR346",
+    "9346",
+    "Prestatie",
+    ("declaration",),
+    "IngediendBedrag = GeleverdVolume x ProductTarief (not for euro or minute units)",
+)
 def amount_is_volume_times_tariff(s: Subject, _: Context) -> list[Issue]:
     d = _declaration(s)
     return [
-        (line_path(DECL, d.clients, line, "IngediendBedrag/Bedrag"), "the amount does not equal volume times tariff")
+        (
+            line_path(DECL, d.clients, line, "IngediendBedrag/Bedrag"),
+            "the amount does not equal volume times tariff",
+        )
         for c in d.clients
         for line in c.lines
         if _tariff_mismatch(line)

@@ -27,7 +27,9 @@ def declaration_id_echoed(s: Subject, ctx: Context) -> list[Issue]:
 def xsd_version_echoed(s: Subject, ctx: Context) -> list[Issue]:
     answer, decl = _pair(s, ctx)
     if answer.declaration_xsd_version != decl.header.xsd_version:
-        return [(f"{HEADER}/XsdVersieDeclaratie", "does not equal the XSD version of the answered declaration")]
+        return [
+            (f"{HEADER}/XsdVersieDeclaratie", "does not equal the XSD version of the answered declaration")
+        ]
     return []
 
 
@@ -50,14 +52,23 @@ def returned_line_exists(s: Subject, ctx: Context) -> list[Issue]:
         return []
     known = {line.reference for c in decl.clients for line in c.lines}
     return [
-        (line_path(BODY, answer.body.clients, line, "ProductReferentie/ReferentieNummer"), "no line with this reference in the answered declaration")
+        (
+            line_path(BODY, answer.body.clients, line, "ProductReferentie/ReferentieNummer"),
+            "no line with this reference in the answered declaration",
+        )
         for c in answer.body.clients
         for line in c.lines
         if line.reference not in known
     ]
 
 
-@rule("TR367", "9367", "Prestatie", ("echo",), "a returned Prestatie (and its Bsn) is copied unchanged from the 323")
+@rule(
+    "TR367",
+    "9367",
+    "Prestatie",
+    ("echo",),
+    "a returned Prestatie (and its Bsn) is copied unchanged from the 323",
+)
 def returned_line_unchanged(s: Subject, ctx: Context) -> list[Issue]:
     answer, decl = _pair(s, ctx)
     if answer.body is None:
@@ -75,6 +86,8 @@ def returned_line_unchanged(s: Subject, ctx: Context) -> list[Issue]:
             if (c.bsn, _echo_fields(line)) not in candidates:
                 path = line_path(BODY, answer.body.clients, line)
                 if all(bsn != c.bsn for bsn, _ in candidates):
-                    path = f"{client_path(BODY, answer.body.clients, c.index)}/Bsn"
-                issues.append((path, "differs from the line with the same reference in the answered declaration"))
+                    path = f"{client_path(BODY, answer.body.clients, c.position)}/Bsn"
+                issues.append(
+                    (path, "differs from the line with the same reference in the answered declaration")
+                )
     return issues

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from gateway.model import client_path, line_path
 from gateway.rules.common import EARLIEST_DATE, elfproef
-from gateway.rules.registry import Context, Issue, Subject, rule
+from gateway.rules.registry import Context, Issue, Kind, Subject, rule
 
-BOTH = ("declaration", "answer")
+BOTH: tuple[Kind, ...] = ("declaration", "answer")
 
 
 @rule("CS002", "0001", "Client", BOTH, "Bsn passes the eleven-test")
 def bsn_elfproef(s: Subject, _: Context) -> list[Issue]:
     return [
-        (f"{client_path(s.container, s.clients, c.index)}/Bsn", "BSN does not pass the eleven-test")
+        (f"{client_path(s.container, s.clients, c.position)}/Bsn", "BSN does not pass the eleven-test")
         for c in s.clients
         if not elfproef(c.bsn)
     ]
@@ -25,7 +25,10 @@ def unique_client(s: Subject, _: Context) -> list[Issue]:
     for c in s.clients:
         if c.bsn in seen:
             issues.append(
-                (f"{client_path(s.container, s.clients, c.index)}/Bsn", "the same client occurs more than once")
+                (
+                    f"{client_path(s.container, s.clients, c.position)}/Bsn",
+                    "the same client occurs more than once",
+                )
             )
         seen.add(c.bsn)
     return issues
@@ -86,7 +89,10 @@ def tariff_iff_not_euro(s: Subject, _: Context) -> list[Issue]:
                 )
             elif not euro and line.tariff is None:
                 issues.append(
-                    (line_path(s.container, s.clients, line), "ProductTarief is required unless Eenheid is 83 (euro)")
+                    (
+                        line_path(s.container, s.clients, line),
+                        "ProductTarief is required unless Eenheid is 83 (euro)",
+                    )
                 )
     return issues
 
@@ -94,7 +100,10 @@ def tariff_iff_not_euro(s: Subject, _: Context) -> list[Issue]:
 @rule("CS325", "0001", "Prestatie", BOTH, "an amount of 0 carries DebetCredit D")
 def zero_line_is_debit(s: Subject, _: Context) -> list[Issue]:
     return [
-        (line_path(s.container, s.clients, line, "IngediendBedrag/DebetCredit"), "an amount of 0 must be marked D")
+        (
+            line_path(s.container, s.clients, line, "IngediendBedrag/DebetCredit"),
+            "an amount of 0 must be marked D",
+        )
         for c in s.clients
         for line in c.lines
         if line.amount == 0 and line.debit_credit != "D"
@@ -104,7 +113,10 @@ def zero_line_is_debit(s: Subject, _: Context) -> list[Issue]:
 @rule("CS337", "0001", "Prestatie", BOTH, "ProductPeriode lies within one calendar month")
 def product_period_one_month(s: Subject, _: Context) -> list[Issue]:
     return [
-        (line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"), "the product period spans more than one calendar month")
+        (
+            line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"),
+            "the product period spans more than one calendar month",
+        )
         for c in s.clients
         for line in c.lines
         if line.period_start.month != line.period_end.month or line.period_start.year != line.period_end.year
@@ -127,7 +139,10 @@ def euro_amount_equals_volume(s: Subject, _: Context) -> list[Issue]:
 @rule("CS100", "0001", "Prestatie", BOTH, "ProductPeriode dates are on or after 2021-01-01")
 def product_period_not_before_2021(s: Subject, _: Context) -> list[Issue]:
     return [
-        (line_path(s.container, s.clients, line, "ProductPeriode/Begindatum"), "the product period starts before 2021-01-01")
+        (
+            line_path(s.container, s.clients, line, "ProductPeriode/Begindatum"),
+            "the product period starts before 2021-01-01",
+        )
         for c in s.clients
         for line in c.lines
         if line.period_start < EARLIEST_DATE
@@ -137,24 +152,39 @@ def product_period_not_before_2021(s: Subject, _: Context) -> list[Issue]:
 @rule("TR134", "0001", "Prestatie", BOTH, "ProductPeriode Begindatum is not after the message Dagtekening")
 def product_start_not_after_message(s: Subject, _: Context) -> list[Issue]:
     return [
-        (line_path(s.container, s.clients, line, "ProductPeriode/Begindatum"), "the product period starts after the message date")
+        (
+            line_path(s.container, s.clients, line, "ProductPeriode/Begindatum"),
+            "the product period starts after the message date",
+        )
         for c in s.clients
         for line in c.lines
         if line.period_start > s.message_date
     ]
 
 
-@rule("TR137", "0001", "Prestatie", BOTH, "ProductPeriode Einddatum not before Begindatum, not after the message Dagtekening")
+@rule(
+    "TR137",
+    "0001",
+    "Prestatie",
+    BOTH,
+    "ProductPeriode Einddatum not before Begindatum, not after the message Dagtekening",
+)
 def product_end_in_order(s: Subject, _: Context) -> list[Issue]:
     issues = []
     for c in s.clients:
         for line in c.lines:
             if line.period_end < line.period_start:
                 issues.append(
-                    (line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"), "the product period ends before it starts")
+                    (
+                        line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"),
+                        "the product period ends before it starts",
+                    )
                 )
             elif line.period_end > s.message_date:
                 issues.append(
-                    (line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"), "the product period ends after the message date")
+                    (
+                        line_path(s.container, s.clients, line, "ProductPeriode/Einddatum"),
+                        "the product period ends after the message date",
+                    )
                 )
     return issues

@@ -70,7 +70,7 @@ _RULES: list[Rule] = []
 _BY_KIND: dict[tuple[Kind, str], tuple[Rule, ...]] = {}
 
 
-def rule(
+def rule(  # noqa: PLR0917 - the rule's identity reads best positionally at the decorator
     code: str,
     retourcode: str | None,
     message_class: MessageClass,
@@ -82,7 +82,10 @@ def rule(
 
     def register(check: Check) -> Check:
         if any(
-            r.code == code and r.message_class == message_class and r.release == release and r.kinds & set(kinds)
+            r.code == code
+            and r.message_class == message_class
+            and r.release == release
+            and r.kinds & set(kinds)
             for r in _RULES
         ):
             raise ValueError(f"rule {code} ({message_class}) registered twice for the same message kind")

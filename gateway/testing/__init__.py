@@ -1,0 +1,1 @@
+"""Test utilities shipped with the gateway: message builders and corpus generators."""
