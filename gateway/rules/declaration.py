@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from gateway.model import Declaration, Line, line_path
 from gateway.rules.common import EARLIEST_DATE, is_whole_month, signed, years_before
-from gateway.rules.registry import Context, Issue, Subject, rule
+from gateway.rules.registry import Context, Issue, Subject, line_rule, rule
 
 DECL = "/Bericht/Declaratie"
-MINUTE = "01"  # Eenheid: minute. TR346 for minutes needs the contract's hourly rate (clarifications 7).
-EURO = "83"
+# TR346 is not checked for euro lines (CS339 covers them) nor for minutes, whose amount is the contract's
+# hourly rate x minutes / 60 and needs the contract (clarifications item 7).
+_NO_TARIFF_CHECK = frozenset({"83", "01"})
 
 
 def _declaration(s: Subject) -> Declaration:
-    assert isinstance(s.message, Declaration)  # noqa: S101 - registry guarantees the kind
-    return s.message
+    return cast("Declaration", s.message)  # rules of kind "declaration" only ever see a 323
 
 
 @rule("TR135", "8848", "Header", ("declaration", "answer"), "the message Dagtekening is not in the future")
@@ -97,45 +99,25 @@ def total_matches_lines(s: Subject, _: Context) -> list[Issue]:
     return []
 
 
-@rule(
-    "TR335",
-    "0001",
-    "Prestatie",
-    ("declaration",),
-    "ProductPeriode Einddatum at most 5 years before DeclaratieDagtekening",
+@line_rule(
+    "TR335", "0001", ("declaration",), "ProductPeriode Einddatum at most 5 years before DeclaratieDagtekening"
 )
-def product_not_older_than_five_years(s: Subject, _: Context) -> list[Issue]:
-    d = _declaration(s)
-    limit = years_before(d.declaration_date, 5)
-    return [
-        (
-            line_path(DECL, d.clients, line, "ProductPeriode/Einddatum"),
+def product_not_older_than_five_years(line: Line, s: Subject) -> Issue | None:
+    if line.period_end < years_before(_declaration(s).declaration_date, 5):
+        return (
+            "ProductPeriode/Einddatum",
             "the product period ended more than 5 years before the declaration date",
         )
-        for c in d.clients
-        for line in c.lines
-        if line.period_end < limit
-    ]
+    return None
 
 
-@rule(
-    "TR319",
-    "9319",
-    "Prestatie",
-    ("declaration",),
-    "ProductPeriode lies in the declaration period or an earlier one",
+@line_rule(
+    "TR319", "9319", ("declaration",), "ProductPeriode lies in the declaration period or an earlier one"
 )
-def product_not_after_declaration_period(s: Subject, _: Context) -> list[Issue]:
-    d = _declaration(s)
-    return [
-        (
-            line_path(DECL, d.clients, line, "ProductPeriode"),
-            "the product period lies after the declaration period",
-        )
-        for c in d.clients
-        for line in c.lines
-        if line.period_end > d.period_end
-    ]
+def product_not_after_declaration_period(line: Line, s: Subject) -> Issue | None:
+    if line.period_end > _declaration(s).period_end:
+        return ("ProductPeriode", "the product period lies after the declaration period")
+    return None
 
 
 @rule("TR314", "8021", "Prestatie", ("declaration",), "ReferentieNummer is unique within the message")
@@ -222,29 +204,17 @@ def unique_debit_per_product_period(s: Subject, _: Context) -> list[Issue]:
     return issues
 
 
-def _tariff_mismatch(line: Line) -> bool:
-    return (
-        line.tariff is not None
-        and line.unit not in (EURO, MINUTE)
-        and line.amount != line.volume * line.tariff
-    )
-
-
-@rule(
+@line_rule(
     "TR346",
     "9346",
-    "Prestatie",
     ("declaration",),
     "IngediendBedrag = GeleverdVolume x ProductTarief (not for euro or minute units)",
 )
-def amount_is_volume_times_tariff(s: Subject, _: Context) -> list[Issue]:
-    d = _declaration(s)
-    return [
-        (
-            line_path(DECL, d.clients, line, "IngediendBedrag/Bedrag"),
-            "the amount does not equal volume times tariff",
-        )
-        for c in d.clients
-        for line in c.lines
-        if _tariff_mismatch(line)
-    ]
+def amount_is_volume_times_tariff(line: Line, _: Subject) -> Issue | None:
+    if (
+        line.tariff is not None
+        and line.unit not in _NO_TARIFF_CHECK
+        and line.amount != line.volume * line.tariff
+    ):
+        return ("IngediendBedrag/Bedrag", "the amount does not equal volume times tariff")
+    return None
