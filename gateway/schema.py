@@ -67,7 +67,8 @@ def canonical_path(element: etree._Element, known: frozenset[str]) -> str:
         shown = name if name in known else "*"
         parent = node.getparent()
         if parent is not None:
-            same = [c for c in parent if c.tag == tag]
+            # Positions count siblings by local name, whatever their namespace (clarifications item 4).
+            same = [c for c in parent if isinstance(c.tag, str) and _local(c.tag) == name]
             if len(same) > 1:
                 shown = f"{shown}[{same.index(node) + 1}]"
         parts.append(shown)
@@ -85,7 +86,7 @@ def _resolve(root: etree._Element, libxml_path: str) -> etree._Element | None:
         match = _SEGMENT.match(segment)
         if match is None:
             return None
-        _prefix, name, index = match.groups()
+        prefix, name, index = match.groups()
         position = int(index) if index else 1
         if depth == 0:
             if name != "*" and _local(root.tag) != name:
@@ -93,7 +94,9 @@ def _resolve(root: etree._Element, libxml_path: str) -> etree._Element | None:
             continue
         children = [c for c in node if isinstance(c.tag, str)]
         if name != "*":
-            children = [c for c in children if _local(c.tag) == name]
+            # libxml2 writes an element as prefix:name (``*`` for the default namespace) and counts the
+            # siblings with the same name and prefix.
+            children = [c for c in children if c.prefix == prefix and _local(c.tag) == name]
         if position > len(children):
             return None
         node = children[position - 1]

@@ -89,7 +89,6 @@ def _parser() -> etree.XMLParser:
             remove_comments=True,
             remove_pis=True,
             remove_blank_text=True,
-            collect_ids=False,
         )
         _local.parser = parser
     return parser
@@ -160,6 +159,10 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
     elif b"\x00" in data[:4]:
         # UTF-16/32 without a byte-order mark: libxml2 would detect and accept it.
         raise TransportError(transport_finding("ENCODING", "the message is not UTF-8"))
+    if b"<!DOCTYPE" in data:
+        # Refused before libxml2 sees it: whatever the parser options, a DTD is never read, no file or URL
+        # it names is opened, and entity bombs never start expanding.
+        raise TransportError(transport_finding("DOCTYPE", "document type declarations are not allowed"))
     parser = _parser()
     try:
         root = etree.fromstring(data, parser)
