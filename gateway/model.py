@@ -10,8 +10,9 @@ canonical form of the interface contract (local names, 1-based position only whe
 
 from __future__ import annotations
 
+import threading
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from lxml import etree
 
@@ -177,12 +178,30 @@ def _amount(el: etree._Element) -> tuple[int, str]:
 
 
 def read_declaration(root: etree._Element) -> Declaration:
-    """Read a schema-valid 323 (fast path over the element texts, tree walk as the fallback)."""
-    fast = _read_declaration_flat([e.text for e in root.iter()])
+    """Read a schema-valid 323 (fast path over the leaf texts, tree walk as the fallback)."""
+    try:
+        fast = _read_declaration_leaves(_leaf_texts(root), [len(client[1]) for client in root[1][4]])
+    except (IndexError, ValueError):
+        fast = None
     return fast if fast is not None else _read_declaration_tree(root)
 
 
+_local = threading.local()
 _dates: dict[str, date] = {}
+_DEBIT_CREDIT = frozenset({"C", "D"})
+_MAX_PRODUCT_CODE = 5  # LDT_ProductCode maxLength; an xs:date is at least 10 characters
+
+
+def _leaf_texts(root: etree._Element) -> list[str]:
+    """Every text node in document order, as plain strings (one XPath call, no element proxies).
+
+    The parser drops blank text between elements and merges CDATA, character references and the text
+    around dropped comments, so a schema-valid message has exactly one text node per leaf element.
+    """
+    xpath: etree.XPath | None = getattr(_local, "texts", None)
+    if xpath is None:
+        xpath = _local.texts = etree.XPath("descendant::text()", smart_strings=False)
+    return cast("list[str]", xpath(root))
 
 
 def _cached_date(text: str) -> date:
@@ -194,83 +213,57 @@ def _cached_date(text: str) -> date:
     return value
 
 
-def _read_declaration_flat(t: list[str | None]) -> Declaration | None:
-    """Decode the texts of every element in document order.
+def _read_declaration_leaves(t: list[str], counts: list[int]) -> Declaration | None:
+    """Decode the leaf texts of a 323, given the number of Prestaties of each client.
 
-    With blank text removed at parse time, container elements have ``None`` text and leaves never do
-    (every leaf of a valid 323 is non-empty), so optional children show up as a shift of the ``None``
-    markers. Every container slot is checked; anything unexpected returns ``None`` (the caller then
-    reads the tree), so a surprise can cost speed but never correctness.
+    The 15 header and declaration leaves are fixed. In a Prestatie, VorigReferentieNummer is present when
+    the fifth leaf is a ProductCode (at most 5 characters) rather than a date, and ProductTarief is absent
+    when the leaf two after Eenheid is already a DebetCredit. Returns None if the texts are not used up
+    exactly, so any surprise falls back to the tree walk.
     """
-    n = len(t)
-    if n < 40 or any(t[i] is not None for i in (0, 1, 7, 10, 13, 15, 19, 22)):
-        return None
     day = _cached_date
-    header = Header(
-        t[2] or "", t[5] or "", t[6] or "", t[8] or "", day(t[9] or ""), (t[11] or "", t[12] or "")
-    )
+    debit_credit = _DEBIT_CREDIT
+    i = 15
     clients: list[Client] = []
-    i = 23
-    ci = -1
-    lines: list[Line] = []
-    bsn = ""
-    while True:
-        if i >= n or (t[i] is None and i + 1 < n and t[i + 1] is not None):
-            if ci >= 0:
-                clients.append(Client(ci, bsn, tuple(lines), ()))
-            if i >= n:
-                break
-            # a new Client: Client(None) Bsn Prestaties(None)
-            if i + 3 >= n or t[i + 2] is not None:
-                return None
-            ci += 1
-            bsn = t[i + 1] or ""
-            lines = []
-            i += 3
-            continue
-        # a Prestatie: Prestatie(None) ProductReferentie(None) ReferentieNummer [Vorig] ...
-        if t[i] is not None or i + 13 >= n or t[i + 1] is not None:
-            return None
-        has_previous = t[i + 6] is not None
-        j = i + 7 if has_previous else i + 6  # ProductPeriode container
-        k = j + 5  # IngediendBedrag container, or ProductTarief when present
-        has_tariff = t[k] is not None
-        m = k + 1 if has_tariff else k
-        if t[j] is not None or m + 2 >= n or t[m] is not None:
-            return None
-        o = i + 4 if has_previous else i + 3  # ToewijzingNummer; ProductCategorie and ProductCode follow
-        lines.append(
-            Line(
-                ci,
-                len(lines),
-                t[i + 2] or "",
-                t[i + 3] if has_previous else None,
-                int(t[o] or ""),
-                t[o + 1] or "",
-                t[o + 2] or "",
-                day(t[j + 1] or ""),
-                day(t[j + 2] or ""),
-                int(t[j + 3] or ""),
-                t[j + 4] or "",
-                int(t[k] or "") if has_tariff else None,
-                int(t[m + 1] or ""),
-                t[m + 2] or "",
-                (),
+    for ci, count in enumerate(counts):
+        bsn = t[i]
+        i += 1
+        lines: list[Line] = []
+        for pi in range(count):
+            if len(t[i + 4]) > _MAX_PRODUCT_CODE:
+                previous, o = None, i + 1
+            else:
+                previous, o = t[i + 1], i + 2
+            unit = o + 6
+            if t[unit + 2] in debit_credit:
+                tariff, a = None, unit + 1
+            else:
+                tariff, a = int(t[unit + 1]), unit + 2
+            lines.append(
+                Line(
+                    ci,
+                    pi,
+                    t[i],
+                    previous,
+                    int(t[o]),
+                    t[o + 1],
+                    t[o + 2],
+                    day(t[o + 3]),
+                    day(t[o + 4]),
+                    int(t[o + 5]),
+                    t[unit],
+                    tariff,
+                    int(t[a]),
+                    t[a + 1],
+                    (),
+                )
             )
-        )
-        i = m + 3
-    if not clients:
+            i = a + 2
+        clients.append(Client(ci, bsn, tuple(lines), ()))
+    if i != len(t) or not clients:
         return None
-    return Declaration(
-        header,
-        t[14] or "",
-        day(t[16] or ""),
-        day(t[17] or ""),
-        day(t[18] or ""),
-        int(t[20] or ""),
-        t[21] or "",
-        tuple(clients),
-    )
+    header = Header(t[0], t[3], t[4], t[5], day(t[6]), (t[7], t[8]))
+    return Declaration(header, t[9], day(t[10]), day(t[11]), day(t[12]), int(t[13]), t[14], tuple(clients))
 
 
 def _read_declaration_tree(root: etree._Element) -> Declaration:

@@ -8,8 +8,8 @@ Later stages (minimisation, retour building) reuse the parsed tree and records f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -24,8 +24,7 @@ from gateway.schema import schema_findings
 __all__ = ["Checked", "Validator", "validate"]
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(NamedTuple):
     """A verdict plus what later stages need: the message type, the parsed tree and the records.
 
     ``root`` is the parsed tree (comments and processing instructions already dropped); callers must
