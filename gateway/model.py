@@ -20,10 +20,14 @@ __all__ = [
     "Answer",
     "AnswerBody",
     "Client",
+    "Context",
     "Declaration",
     "Header",
     "Line",
+    "Subject",
+    "answer_subject",
     "client_path",
+    "declaration_subject",
     "line_path",
     "read_answer",
     "read_declaration",
@@ -101,6 +105,27 @@ class Answer(NamedTuple):
     declaration_xsd_version: tuple[str, str]
     header_retourcodes: tuple[str, ...]
     body: AnswerBody | None
+
+
+class Subject(NamedTuple):
+    """What a rule looks at: the message read into records, plus where its lines live.
+
+    ``message`` is the record of the whole message (a :class:`Declaration`, an :class:`Answer`, or the
+    record type of another release); ``clients`` are its clients with their lines (empty for a message
+    without lines); ``container`` is the path of the element that holds ``Clienten``.
+    """
+
+    message: object
+    container: str
+    clients: tuple[Client, ...]
+    message_date: date
+
+
+class Context(NamedTuple):
+    """What a rule may need from outside the message: the clock, and for echo rules the answered 323."""
+
+    today: date
+    declaration: Declaration | None = None
 
 
 def to_date(text: str | None) -> date:
@@ -327,3 +352,16 @@ def line_path(container: str, clients: tuple[Client, ...], line: Line, leaf: str
     prestatie = _nth("Prestatie", line.position, count)
     base = f"{client_path(container, clients, line.client)}/Prestaties/{prestatie}"
     return f"{base}/{leaf}" if leaf else base
+
+
+def declaration_subject(root: etree._Element) -> Subject:
+    """The rule subject of a schema-valid 3.2 declaration (323)."""
+    d = read_declaration(root)
+    return Subject(d, "/Bericht/Declaratie", d.clients, d.header.message_date)
+
+
+def answer_subject(root: etree._Element) -> Subject:
+    """The rule subject of a schema-valid 3.2 answer (325)."""
+    a = read_answer(root)
+    clients = a.body.clients if a.body is not None else ()
+    return Subject(a, "/Bericht/DeclaratieAntwoord", clients, a.header.message_date)

@@ -1,7 +1,11 @@
 """The schema registry: which message type a root namespace means, and its compiled XSD.
 
 The built-in types come from ``schemas/catalog.toml``; compiled schemas are built once per process and
-reused. Operators can add or override schemas with extra directories (``--schema-dir`` /
+reused. Several types may share a namespace (the 2.x declaration and invoice, JW303D and JW303F): the
+BerichtCode then chooses, and the entry marked ``default`` takes any other code (its XSD then rejects it).
+Fixed-width types (JW321/JW322) are validated as a canonical XML tree in a namespace of their own.
+
+Operators can add or override schemas with extra directories (``--schema-dir`` /
 ``JWMO_SCHEMA_DIR``): every ``*.xsd`` there that declares a ``Bericht`` root element is keyed by its
 target namespace. A namespace the catalogue knows is overridden (its rules still apply); an unknown
 namespace of the iStandaarden form ``.../<ijw|iwmo>/<major>_<minor>/<jw|wmo><nnn>/schema`` is added as
@@ -30,6 +34,7 @@ __all__ = [
 ]
 
 Kind = Literal["declaration", "answer"]
+Format = Literal["xml", "ei"]
 XS = "http://www.w3.org/2001/XMLSchema"
 _ISTANDAARD_NS = re.compile(r"\Ahttp://www\.istandaarden\.nl/(ijw|iwmo)/(\d+)_(\d+)/(jw|wmo)(\d{3})/schema\Z")
 
@@ -51,6 +56,9 @@ class MessageSpec:
     schema_path: Path
     answer: str | None = None
     overridden: bool = False
+    bericht_codes: tuple[str, ...] = ()
+    default: bool = True
+    format: Format = "xml"
 
 
 def schema_root() -> Path:
@@ -75,6 +83,9 @@ def _read_catalog(root: Path) -> list[MessageSpec]:
             namespace=entry["namespace"],
             schema_path=root / entry["schema"],
             answer=entry.get("answer"),
+            bericht_codes=tuple(entry.get("bericht_codes", [entry["bericht_code"]])),
+            default=entry.get("default", True),
+            format=entry.get("format", "xml"),
         )
         for entry in data["message"]
     ]
@@ -101,15 +112,17 @@ class SchemaRegistry:
 
     def __init__(self, override_dirs: Sequence[Path] = (), root: Path | None = None) -> None:
         base = root if root is not None else schema_root()
-        self._specs: dict[str, MessageSpec] = {s.namespace: s for s in _read_catalog(base)}
-        by_name = {s.name: s for s in self._specs.values()}
+        self._specs: dict[str, list[MessageSpec]] = {}
+        for spec in _read_catalog(base):
+            self._specs.setdefault(spec.namespace, []).append(spec)
+        templates = self.specs
         for directory in override_dirs:
-            self._add_directory(Path(directory), by_name)
+            self._add_directory(Path(directory), templates)
         self._compiled: dict[str, etree.XMLSchema] = {}
         self._lock = threading.Lock()
         self._element_names: frozenset[str] | None = None
 
-    def _add_directory(self, directory: Path, by_name: dict[str, MessageSpec]) -> None:
+    def _add_directory(self, directory: Path, templates: tuple[MessageSpec, ...]) -> None:
         if not directory.is_dir():
             raise SchemaLoadError(f"schema directory {directory} does not exist")
         for path in sorted(directory.glob("*.xsd")):
@@ -121,7 +134,7 @@ class SchemaRegistry:
                 continue  # a basisschema or other include: loaded through the message schema's import
             known = self._specs.get(namespace)
             if known is not None:
-                self._specs[namespace] = replace(known, schema_path=path, overridden=True)
+                self._specs[namespace] = [replace(k, schema_path=path, overridden=True) for k in known]
                 continue
             match = _ISTANDAARD_NS.match(namespace)
             if match is None:
@@ -130,52 +143,67 @@ class SchemaRegistry:
                 )
             standard, major, minor, prefix, number = match.groups()
             name = f"{'JW' if prefix == 'jw' else 'WMO'}{number}"
-            template = by_name.get(name)
-            if template is None:
+            matching = [t for t in templates if t.format == "xml" and t.name.rstrip("DF") == name]
+            if not matching:
                 raise SchemaLoadError(
                     f"schema {path} is for {name}, a message type the gateway does not handle"
                 )
-            self._specs[namespace] = replace(
-                template,
-                standard=standard,
-                release=f"{major}.{minor}",
-                namespace=namespace,
-                schema_path=path,
-                overridden=True,
-            )
+            self._specs[namespace] = [
+                replace(
+                    t,
+                    standard=standard,
+                    release=f"{major}.{minor}",
+                    namespace=namespace,
+                    schema_path=path,
+                    overridden=True,
+                )
+                for t in matching
+            ]
 
     @property
     def specs(self) -> tuple[MessageSpec, ...]:
-        return tuple(self._specs.values())
+        return tuple(spec for group in self._specs.values() for spec in group)
 
     def expected_namespaces(self) -> Iterable[str]:
         return self._specs.keys()
 
-    def spec_for_namespace(self, namespace: str) -> MessageSpec | None:
-        return self._specs.get(namespace)
+    def spec_for_namespace(self, namespace: str, bericht_code: str | None = None) -> MessageSpec | None:
+        """The type of a root namespace; where several share it, the one whose BerichtCode matches."""
+        group = self._specs.get(namespace)
+        if group is None:
+            return None
+        if len(group) > 1:
+            for spec in group:
+                if bericht_code in spec.bericht_codes:
+                    return spec
+            return next((spec for spec in group if spec.default), group[0])
+        return group[0]
+
+    def shares_namespace(self, spec: MessageSpec) -> bool:
+        """True when the BerichtCode is needed to tell this type from another one."""
+        return len(self._specs.get(spec.namespace, ())) > 1
 
     def spec_named(self, name: str) -> MessageSpec | None:
-        for spec in self._specs.values():
+        specs = self.specs
+        for spec in specs:
             if spec.name == name and not spec.overridden:
                 return spec
-        for spec in self._specs.values():
-            if spec.name == name:
-                return spec
-        return None
+        return next((spec for spec in specs if spec.name == name), None)
 
     def schema(self, spec: MessageSpec) -> etree.XMLSchema:
         """The compiled schema of a message type, built on first use and then reused."""
-        compiled = self._compiled.get(spec.namespace)
+        key = str(spec.schema_path)
+        compiled = self._compiled.get(key)
         if compiled is not None:
             return compiled
         with self._lock:
-            compiled = self._compiled.get(spec.namespace)
+            compiled = self._compiled.get(key)
             if compiled is None:
                 try:
                     compiled = etree.XMLSchema(_safe_parse_file(spec.schema_path))
                 except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
                     raise SchemaLoadError(f"cannot compile schema {spec.schema_path}: {exc}") from None
-                self._compiled[spec.namespace] = compiled
+                self._compiled[key] = compiled
         return compiled
 
     def element_names(self) -> frozenset[str]:
@@ -187,7 +215,7 @@ class SchemaRegistry:
         if self._element_names is None:
             names: set[str] = set()
             seen: set[Path] = set()
-            pending = [s.schema_path for s in self._specs.values()]
+            pending = [s.schema_path for s in self.specs]
             while pending:
                 path = pending.pop().resolve()
                 if path in seen or not path.is_file():

@@ -8,20 +8,26 @@ Later stages (minimisation, retour building) reuse the parsed tree and records f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import NamedTuple
 
 from lxml import etree
 
 from gateway.intake.transport import Limits, TransportError, parse_xml, transport_finding
-from gateway.model import Answer, Declaration, read_answer, read_declaration
+from gateway.model import Context, Declaration, Subject, answer_subject, declaration_subject
 from gateway.registry import MessageSpec, SchemaRegistry, default_registry
-from gateway.results import Finding, Stage, Verdict
-from gateway.rules import Context, Subject, run_rules
-from gateway.rules.registry import rules_for
+from gateway.results import Stage, Verdict
+from gateway.rules import run_rules
 from gateway.schema import schema_findings
 
-__all__ = ["Checked", "Validator", "validate"]
+__all__ = ["READERS", "Checked", "Validator", "validate"]
+
+# How to read a schema-valid message of a (kind, release) into the records its rules check.
+READERS: dict[tuple[str, str], Callable[[etree._Element], Subject]] = {
+    ("declaration", "3.2"): declaration_subject,
+    ("answer", "3.2"): answer_subject,
+}
 
 
 class Checked(NamedTuple):
@@ -34,7 +40,7 @@ class Checked(NamedTuple):
     verdict: Verdict
     spec: MessageSpec | None
     root: etree._Element | None
-    message: Declaration | Answer | None
+    message: object  # the record of the whole message (e.g. a Declaration) once it reached the rules
 
 
 class Validator:
@@ -54,9 +60,7 @@ class Validator:
             root = parse_xml(data, self.limits)
         except TransportError as exc:
             return Checked(Verdict(source, None, False, Stage.TRANSPORT, (exc.finding,)), None, None, None)
-        tag = root.tag
-        namespace = tag[1 : tag.find("}")] if isinstance(tag, str) and tag.startswith("{") else ""
-        spec = self.registry.spec_for_namespace(namespace)
+        spec = self._spec_of(root)
         if spec is None:
             finding = transport_finding(
                 "UNKNOWN_TYPE",
@@ -69,6 +73,17 @@ class Validator:
             return Checked(Verdict(source, spec.name, False, Stage.SCHEMA, errors), spec, root, None)
         return self._rules(source, spec, root, today, declaration)
 
+    def _spec_of(self, root: etree._Element) -> MessageSpec | None:
+        tag = root.tag
+        namespace = tag[1 : tag.find("}")] if isinstance(tag, str) and tag.startswith("{") else ""
+        spec = self.registry.spec_for_namespace(namespace)
+        if spec is not None and self.registry.shares_namespace(spec):
+            # JW303D / JW303F share a namespace: Header/BerichtCode chooses (a wrong code fails the XSD).
+            header = root[0] if len(root) else None
+            code = header[0].text if header is not None and len(header) else None
+            spec = self.registry.spec_for_namespace(namespace, (code or "").strip())
+        return spec
+
     def _rules(
         self,
         source: str,
@@ -77,25 +92,20 @@ class Validator:
         today: date,
         declaration: Declaration | None,
     ) -> Checked:
-        if not rules_for(spec.kind, spec.release):
+        reader = READERS.get((spec.kind, spec.release))
+        if reader is None:
+            # A release added through --schema-dir: schema validation only (rules are per release).
             return Checked(Verdict(source, spec.name, True, None), spec, root, None)
+        subject = reader(root)
         context = Context(today=today, declaration=declaration)
-        message: Declaration | Answer
-        findings: tuple[Finding, ...]
-        if spec.kind == "declaration":
-            message = read_declaration(root)
-            subject = Subject(message, "/Bericht/Declaratie", message.clients, message.header.message_date)
-            findings = run_rules("declaration", spec.release, subject, context)
-        else:
-            message = read_answer(root)
-            clients = message.body.clients if message.body is not None else ()
-            subject = Subject(message, "/Bericht/DeclaratieAntwoord", clients, message.header.message_date)
-            findings = run_rules("answer", spec.release, subject, context)
-            if declaration is not None:
-                findings += run_rules("echo", spec.release, subject, context)
+        findings = run_rules(spec.kind, spec.release, subject, context)
+        if declaration is not None and spec.kind == "answer":
+            findings += run_rules("echo", spec.release, subject, context)
         if findings:
-            return Checked(Verdict(source, spec.name, False, Stage.RULES, findings), spec, root, message)
-        return Checked(Verdict(source, spec.name, True, None), spec, root, message)
+            return Checked(
+                Verdict(source, spec.name, False, Stage.RULES, findings), spec, root, subject.message
+            )
+        return Checked(Verdict(source, spec.name, True, None), spec, root, subject.message)
 
     def validate(
         self, data: bytes, source: str = "-", *, today: date, declaration: Declaration | None = None

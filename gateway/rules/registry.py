@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Literal, NamedTuple
+from typing import Literal
 
-from gateway.model import Answer, Client, Declaration, Line, line_path
+from gateway.model import Context, Line, Subject, line_path
 from gateway.results import Finding
 
 __all__ = [
@@ -38,25 +37,10 @@ __all__ = [
     "run_rules",
 ]
 
+# The kind of message a rule checks: a declaration, an answer, or an answer against its declaration.
 Kind = Literal["declaration", "answer", "echo"]
 MessageClass = Literal["Header", "Declaratie", "Client", "Prestatie"]
 Issue = tuple[str, str]  # (path, message) of a message check; (leaf, message) of a line check
-
-
-class Subject(NamedTuple):
-    """What a rule looks at: the message read into records, plus where its lines live."""
-
-    message: Declaration | Answer
-    container: str  # "/Bericht/Declaratie" or "/Bericht/DeclaratieAntwoord"
-    clients: tuple[Client, ...]
-    message_date: date
-
-
-class Context(NamedTuple):
-    """What a rule may need from outside the message: the clock, and for echo rules the 323."""
-
-    today: date
-    declaration: Declaration | None = None
 
 
 MessageCheck = Callable[[Subject, Context], Sequence[Issue]]
