@@ -87,6 +87,10 @@ class Declaration(NamedTuple):
     def lines(self) -> tuple[Line, ...]:
         return tuple(line for client in self.clients for line in client.lines)
 
+    def dedup_key(self) -> tuple[str, str, str]:
+        """(Afzender, BerichtCode, Identificatie): a redelivered message has the same key (TR056)."""
+        return (self.header.sender, self.header.bericht_code, self.header.message_id)
+
 
 class AnswerBody(NamedTuple):
     number: str
@@ -105,6 +109,10 @@ class Answer(NamedTuple):
     declaration_xsd_version: tuple[str, str]
     header_retourcodes: tuple[str, ...]
     body: AnswerBody | None
+
+    def dedup_key(self) -> tuple[str, str, str]:
+        """(Afzender, BerichtCode, Identificatie) of the answer."""
+        return (self.header.sender, self.header.bericht_code, self.header.message_id)
 
 
 class Subject(NamedTuple):

@@ -17,12 +17,19 @@ from gateway.validation import Checked
 __all__ = ["AnswerPlan", "LineOutcome", "build_answer", "plan_answer"]
 
 
-def build_answer(checked: Checked, registry: SchemaRegistry, *, message_id: str, today: date) -> bytes | None:
-    """The answer to a checked declaration, or None when none is due."""
+def build_answer(
+    checked: Checked,
+    registry: SchemaRegistry,
+    *,
+    message_id: str,
+    today: date,
+    plan: AnswerPlan | None = None,
+) -> bytes | None:
+    """The answer to a checked declaration, or None when none is due (``plan`` if already made)."""
     spec = checked.spec
     if spec is None or spec.kind != "declaration" or spec.answer is None or checked.root is None:
         return None
-    plan = plan_answer(checked.verdict)
+    plan = plan if plan is not None else plan_answer(checked.verdict)
     if plan is None:
         return None
     answer = registry.spec_named(spec.answer)

@@ -1,0 +1,155 @@
+"""The file outbox of the embedded default (clarifications item 17).
+
+Into one directory: ``billing.jsonl`` (one billing record per line, each carrying its message key),
+``retour/`` (one answer file per answered message), ``restricted.jsonl`` (full originals of restricted
+lines; owner-only permissions), ``audit.jsonl`` (what the policy did, never values) and ``report.json``
+(counts per type, stage and code). Every append is flushed and fsynced before the message is recorded as
+handled in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from gateway.outbox.ledger import Ledger
+from gateway.pipeline import DedupKey, Outcome, answer_id
+
+__all__ = ["FileOutbox", "RunReport", "message_key_text"]
+
+_OWNER_ONLY = 0o600
+
+
+def message_key_text(key: DedupKey) -> str:
+    return ":".join(key)
+
+
+@dataclass
+class RunReport:
+    """Counts for ``report.json``: per type, stage and code. No personal data."""
+
+    messages: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    billing_records: int = 0
+    answers: int = 0
+    restricted_lines: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    by_stage: Counter[str] = field(default_factory=Counter)
+    by_code: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "duplicates": self.duplicates,
+            "billing_records": self.billing_records,
+            "answers": self.answers,
+            "restricted_lines": self.restricted_lines,
+            "by_type": dict(sorted(self.by_type.items())),
+            "by_stage": dict(sorted(self.by_stage.items())),
+            "by_code": dict(sorted(self.by_code.items())),
+        }
+
+
+def _open_append(path: Path, mode: int | None = None) -> IO[str]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    fd = os.open(path, flags, mode if mode is not None else 0o644)
+    if mode is not None:
+        os.chmod(path, mode)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
+def _keys_in(path: Path, start: int) -> Iterator[DedupKey]:
+    """Message keys of the billing lines from byte offset ``start``."""
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        fh.seek(start)
+        for raw in fh:
+            try:
+                record = json.loads(raw)
+                parts = str(record["message_key"]).split(":", 2)
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line after a crash: it was never recorded as handled
+            if len(parts) == 3:
+                yield (parts[0], parts[1], parts[2])
+
+
+class FileOutbox:
+    """Writes outcomes into an outbox directory, skipping messages the ledger has seen."""
+
+    def __init__(self, directory: Path, ledger: Ledger) -> None:
+        self.directory = directory
+        self.ledger = ledger
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "retour").mkdir(exist_ok=True)
+        self.billing_path = directory / "billing.jsonl"
+        self._reconcile()
+        self._billing = _open_append(self.billing_path)
+        self._restricted = _open_append(directory / "restricted.jsonl", _OWNER_ONLY)
+        self._audit = _open_append(directory / "audit.jsonl")
+        self.report = RunReport()
+
+    def _reconcile(self) -> None:
+        marker = f"billing-offset:{self.billing_path.resolve()}"
+        start = int(self.ledger.get_meta(marker) or 0)
+        size = self.billing_path.stat().st_size if self.billing_path.exists() else 0
+        if size < start:
+            start = 0  # the file was replaced: read it all
+        self.ledger.reconcile(_keys_in(self.billing_path, start))
+        self.ledger.set_meta(marker, str(size))
+
+    @staticmethod
+    def _write_lines(fh: IO[str], records: tuple[Mapping[str, Any], ...], extra: Mapping[str, Any]) -> None:
+        for record in records:
+            fh.write(json.dumps({**extra, **record}, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    def write(self, outcome: Outcome) -> bool:
+        """Hand over one outcome; False when it was a duplicate (nothing written)."""
+        verdict = outcome.verdict
+        report = self.report
+        report.messages += 1
+        report.by_type[verdict.message_type or "unknown"] += 1
+        if verdict.valid:
+            report.valid += 1
+        else:
+            report.invalid += 1
+            report.by_stage[verdict.stage.value if verdict.stage else "unknown"] += 1
+            report.by_code.update(e.code for e in verdict.errors)
+        key = outcome.dedup_key
+        if self.ledger.seen(key):
+            report.duplicates += 1
+            return False
+        key_text = message_key_text(key)
+        minimised = outcome.minimised
+        self._write_lines(self._billing, minimised.billing, {"message_key": key_text})
+        self._write_lines(self._restricted, minimised.restricted, {"message_key": key_text})
+        self._write_lines(self._audit, minimised.audit, {"message_key": key_text})
+        if outcome.answer is not None:
+            suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
+            path = self.directory / "retour" / f"{answer_id(key)}{suffix}"
+            path.write_bytes(outcome.answer)
+            report.answers += 1
+        report.billing_records += len(minimised.billing)
+        report.restricted_lines += len(minimised.restricted)
+        self.ledger.claim(key)
+        return True
+
+    def close(self) -> None:
+        for fh in (self._billing, self._restricted, self._audit):
+            fh.close()
+        size = self.billing_path.stat().st_size
+        self.ledger.set_meta(f"billing-offset:{self.billing_path.resolve()}", str(size))
+        (self.directory / "report.json").write_text(
+            json.dumps(self.report.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
