@@ -1,0 +1,1 @@
+"""Service adapters around the pipeline: HTTP intake (FastAPI), the Kafka worker, metrics."""
