@@ -118,7 +118,8 @@ class SchemaRegistry:
         templates = self.specs
         for directory in override_dirs:
             self._add_directory(Path(directory), templates)
-        self._compiled: dict[str, etree.XMLSchema] = {}
+        self._trees: dict[str, etree._ElementTree] = {}
+        self._local = threading.local()
         self._lock = threading.Lock()
         self._element_names: frozenset[str] | None = None
 
@@ -191,20 +192,29 @@ class SchemaRegistry:
         return next((spec for spec in specs if spec.name == name), None)
 
     def schema(self, spec: MessageSpec) -> etree.XMLSchema:
-        """The compiled schema of a message type, built on first use and then reused."""
+        """The compiled schema of a message type: built on first use, then reused by this thread.
+
+        Each thread gets its own compiled object: lxml keeps a validation's errors on the schema object,
+        so two threads validating with one object could read each other's (or no) errors.
+        """
         key = str(spec.schema_path)
-        compiled = self._compiled.get(key)
-        if compiled is not None:
-            return compiled
-        with self._lock:
-            compiled = self._compiled.get(key)
-            if compiled is None:
-                try:
-                    compiled = etree.XMLSchema(_safe_parse_file(spec.schema_path))
-                except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
-                    raise SchemaLoadError(f"cannot compile schema {spec.schema_path}: {exc}") from None
-                self._compiled[key] = compiled
-        return compiled
+        compiled: dict[str, etree.XMLSchema] | None = getattr(self._local, "compiled", None)
+        if compiled is None:
+            compiled = self._local.compiled = {}
+        schema = compiled.get(key)
+        if schema is None:
+            tree = self._trees.get(key)
+            if tree is None:
+                with self._lock:
+                    try:
+                        tree = self._trees[key] = _safe_parse_file(spec.schema_path)
+                    except (OSError, etree.XMLSyntaxError) as exc:
+                        raise SchemaLoadError(f"cannot read schema {spec.schema_path}: {exc}") from None
+            try:
+                schema = compiled[key] = etree.XMLSchema(tree)
+            except etree.XMLSchemaParseError as exc:
+                raise SchemaLoadError(f"cannot compile schema {spec.schema_path}: {exc}") from None
+        return schema
 
     def element_names(self) -> frozenset[str]:
         """Every element name declared in the registered schemas (and the files they import).

@@ -154,4 +154,8 @@ def schema_findings(
         if key not in seen:
             seen.add(key)
             findings.append(Finding("XSD", None, path, message))
+    if not findings:  # invalid, but libxml2 left no error entry: still invalid
+        findings.append(
+            Finding("XSD", None, "/" + _local(root.tag), "the message does not conform to the schema")
+        )
     return tuple(findings)

@@ -1,0 +1,391 @@
+"""The Kafka adapter: a consumer group on ``declarations.in`` feeding the pipeline, outputs to four topics.
+
+Delivery is at-least-once from the input to every output, without Kafka transactions (clarifications
+item 20):
+
+1. fetch a bounded batch (``max_in_flight`` records: backpressure);
+2. run the pipeline on every record in a process pool (CPU work on all cores);
+3. hand over each outcome in order: billing records (key ``sender_agb:declaration_number``, each carrying
+   its ``message_key``), the answer (``declarations.retour``, key = the provider's AGB), restricted
+   originals (``declarations.restricted``), and for a message that could not be read or processed a
+   reference (never the body) on ``declarations.dlq``; then wait for every acknowledgement;
+4. only then commit the batch's offsets.
+
+De-duplication: the set of message keys already billed is rebuilt from the tail of ``billing.records``
+at start-up and after every rebalance, so a redelivered message (a crash between producing and
+committing, a rebalance) produces no second billing record. A poison message (the pipeline itself
+failing) goes to the DLQ as a reference and never stalls its partition. SIGTERM stops fetching, finishes
+the batch in flight, commits and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from gateway.batch import validator_for
+from gateway.logs import get_logger
+from gateway.outbox.files import message_key_text
+from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, process
+from gateway.results import Finding, Stage, Verdict
+from gateway.service.metrics import Metrics
+
+__all__ = ["KafkaConfig", "KafkaHandover", "KafkaWorker", "ensure_topics"]
+
+log = get_logger("jwmo.kafka")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    bootstrap: str
+    group_id: str = "jwmo-gateway"
+    topic_in: str = "declarations.in"
+    topic_billing: str = "billing.records"
+    topic_retour: str = "declarations.retour"
+    topic_restricted: str = "declarations.restricted"
+    topic_dlq: str = "declarations.dlq"
+    partitions: int = 2
+    max_in_flight: int = 256
+    dedup_tail: int = 100_000  # billing records read back per partition at start-up and rebalance
+    dedup_memory: int = 1_000_000  # keys remembered while running
+    request_timeout_ms: int = 30_000
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        return (self.topic_billing, self.topic_retour, self.topic_restricted, self.topic_dlq)
+
+
+async def ensure_topics(config: KafkaConfig) -> None:
+    """Create the five topics if they do not exist (the broker may also be provisioned beforehand)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [config.topic_in, *config.output_topics]
+        missing = [NewTopic(t, config.partitions, 1) for t in wanted if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dlq_reference(outcome: Outcome, origin: str) -> dict[str, Any]:
+    """What the DLQ may carry: where the message was, its key, type, stage and codes. Never the body."""
+    verdict = outcome.verdict
+    return {
+        "message_key": message_key_text(outcome.dedup_key),
+        "origin": origin,
+        "message_type": verdict.message_type,
+        "stage": verdict.stage.value if verdict.stage is not None else None,
+        "codes": sorted({e.code for e in verdict.errors}),
+    }
+
+
+class KafkaHandover:
+    """Produces an outcome's outputs and waits for every acknowledgement (the :class:`Handover` protocol)."""
+
+    def __init__(
+        self, config: KafkaConfig, producer: AIOKafkaProducer, metrics: Metrics | None = None
+    ) -> None:
+        self.config = config
+        self.producer = producer
+        self.metrics = metrics
+        self._handled: OrderedDict[str, None] = OrderedDict()
+
+    def remember(self, key_text: str) -> None:
+        self._handled[key_text] = None
+        self._handled.move_to_end(key_text)
+        while len(self._handled) > self.config.dedup_memory:
+            self._handled.popitem(last=False)
+
+    def forget_all(self) -> None:
+        self._handled.clear()
+
+    def seen(self, key_text: str) -> bool:
+        return key_text in self._handled
+
+    async def hand_over(self, outcome: Outcome, origin: str = "") -> bool:
+        key_text = message_key_text(outcome.dedup_key)
+        if self.seen(key_text):
+            if self.metrics is not None:
+                self.metrics.duplicates.labels("kafka").inc()
+            return False
+        sends: list[Awaitable[Any]] = []
+        c = self.config
+        for record in outcome.minimised.billing:
+            value = {"message_key": key_text, **record}
+            route = f"{record.get('sender_agb', '')}:{record.get('declaration_number', '')}"
+            sends.append(await self.producer.send(c.topic_billing, _json(value), key=route.encode()))
+        if outcome.answer is not None:
+            provider = outcome.dedup_key[0].encode()
+            sends.append(await self.producer.send(c.topic_retour, outcome.answer, key=provider))
+        for original in outcome.minimised.restricted:
+            value = {"message_key": key_text, **original}
+            sends.append(await self.producer.send(c.topic_restricted, _json(value), key=key_text.encode()))
+        if outcome.verdict.stage in (Stage.TRANSPORT, Stage.SCHEMA) or _is_internal(outcome):
+            ref = dlq_reference(outcome, origin)
+            sends.append(await self.producer.send(c.topic_dlq, _json(ref), key=key_text.encode()))
+        await asyncio.gather(*sends)  # every acknowledgement, or an exception (then nothing is committed)
+        self.remember(key_text)
+        return True
+
+    async def close(self) -> None:
+        await self.producer.stop()
+
+    def ready(self) -> bool:
+        return True
+
+
+def _is_internal(outcome: Outcome) -> bool:
+    return any(e.code == "INTERNAL" for e in outcome.verdict.errors)
+
+
+def internal_failure(origin: str) -> Outcome:
+    """The outcome of a record the pipeline itself failed on (a poison message): a DLQ reference only."""
+    finding = Finding("INTERNAL", None, None, "the gateway could not process this message")
+    verdict = Verdict(origin, None, False, Stage.TRANSPORT, (finding,))
+    return Outcome(verdict, ("", "", f"internal:{origin}"), None, Minimised())
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: KafkaWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.worker.rebuild_dedup()
+
+
+# ---- pipeline work in worker processes -------------------------------------------------------------
+
+_env: Environment | None = None
+
+
+def _init_worker(schema_dirs: tuple[Path, ...], max_bytes: int, minimiser_factory: Any) -> None:
+    global _env  # noqa: PLW0603 - per-process state of a pool worker
+    minimiser: Minimiser | None = minimiser_factory() if minimiser_factory is not None else None
+    _env = Environment(validator_for(schema_dirs, max_bytes), date.today(), minimiser)
+
+
+def _run_pipeline(data: bytes, source: str) -> Outcome:
+    assert _env is not None  # noqa: S101 - set by the initializer
+    return process(data, source, replace(_env, today=date.today()))
+
+
+def make_executor(
+    workers: int, schema_dirs: tuple[Path, ...], max_bytes: int, minimiser_factory: Any = None
+) -> Executor:
+    return ProcessPoolExecutor(
+        max_workers=max(1, workers),
+        mp_context=get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(schema_dirs, max_bytes, minimiser_factory),
+    )
+
+
+class KafkaWorker:
+    """Consumes ``declarations.in``, runs the pipeline, hands over, commits."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        executor: Executor,
+        metrics: Metrics | None = None,
+        run: Callable[[bytes, str], Outcome] = _run_pipeline,
+    ) -> None:
+        self.config = config
+        self.executor = executor
+        self.metrics = metrics or Metrics()
+        self.run = run
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.handover: KafkaHandover | None = None
+        self.processed = 0
+
+    def stop(self) -> None:
+        """Ask the worker to finish the batch in flight, commit and close."""
+        self._stopping.set()
+
+    async def rebuild_dedup(self) -> None:
+        """Read the tail of billing.records and remember every message key billed there."""
+        assert self.handover is not None  # noqa: S101
+        reader = AIOKafkaConsumer(bootstrap_servers=self.config.bootstrap, enable_auto_commit=False)
+        await reader.start()
+        try:
+            partitions = reader.partitions_for_topic(self.config.topic_billing) or set()
+            tps = [TopicPartition(self.config.topic_billing, p) for p in sorted(partitions)]
+            if not tps:
+                return
+            reader.assign(tps)
+            ends = await reader.end_offsets(tps)
+            begins = await reader.beginning_offsets(tps)
+            remaining = {}
+            for tp in tps:
+                start = max(begins[tp], ends[tp] - self.config.dedup_tail)
+                if ends[tp] > start:
+                    reader.seek(tp, start)
+                    remaining[tp] = ends[tp]
+            count = 0
+            while remaining:
+                batch = await reader.getmany(*remaining.keys(), timeout_ms=1000)
+                if not batch:
+                    break
+                for tp, records in batch.items():
+                    for record in records:
+                        key = _billing_key(record)
+                        if key is not None:
+                            self.handover.remember(key)
+                            count += 1
+                        if record.offset + 1 >= remaining.get(tp, 0):
+                            remaining.pop(tp, None)
+            log.info("dedup_rebuilt", billed_keys=count, partitions=len(tps))
+        finally:
+            await reader.stop()
+
+    async def _outcomes(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        futures = [
+            loop.run_in_executor(
+                self.executor, self.run, r.value or b"", f"kafka:{r.topic}/{r.partition}/{r.offset}"
+            )
+            for r in records
+        ]
+        outcomes: list[Outcome] = []
+        for record, future in zip(records, futures, strict=True):
+            origin = f"{record.topic}/{record.partition}/{record.offset}"
+            try:
+                outcomes.append(await future)
+            except Exception:  # a poison message: the pipeline itself failed on it
+                log.exception("pipeline_failed", origin=origin)
+                self.metrics.failures.labels("kafka", "pipeline").inc()
+                outcomes.append(internal_failure(origin))
+        return outcomes
+
+    async def _handle(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self.consumer is not None  # noqa: S101
+        assert self.handover is not None  # noqa: S101
+        records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
+        self.metrics.in_flight.labels("kafka").set(len(records))
+        outcomes = await self._outcomes(records)
+        for record, outcome in zip(records, outcomes, strict=True):
+            origin = f"{record.topic}/{record.partition}/{record.offset}"
+            while True:
+                try:
+                    await self.handover.hand_over(outcome, origin)
+                    break
+                except KafkaError as exc:  # broker unreachable: keep trying, commit nothing meanwhile
+                    self.metrics.failures.labels("kafka", "produce").inc()
+                    log.warning("handover_retry", origin=origin, error=type(exc).__name__)
+                    if self._stopping.is_set():
+                        raise
+                    await asyncio.sleep(0.5)
+            self.metrics.observe("kafka", outcome)
+        offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+        await self.consumer.commit(offsets)
+        self.processed += len(records)
+        self.metrics.in_flight.labels("kafka").set(0)
+
+    async def run_forever(self) -> None:
+        c = self.config
+        await ensure_topics(c)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=c.bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1 << 20,
+            request_timeout_ms=c.request_timeout_ms,
+            enable_idempotence=False,  # not supported by the test broker; de-duplication covers redelivery
+        )
+        await producer.start()
+        self.handover = KafkaHandover(c, producer, self.metrics)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=c.bootstrap,
+            group_id=c.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=c.max_in_flight,
+            max_poll_interval_ms=300_000,
+        )
+        self.consumer.subscribe([c.topic_in], listener=_Rebalance(self))
+        await self.consumer.start()
+        log.info("kafka_worker_started", topic=c.topic_in, group=c.group_id)
+        try:
+            while not self._stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=c.max_in_flight)
+                if batch:
+                    await self._handle(batch)
+        finally:
+            await self.consumer.stop()
+            await producer.stop()
+            log.info("kafka_worker_stopped", processed=self.processed)
+
+
+def _billing_key(record: ConsumerRecord) -> str | None:
+    try:
+        value = json.loads(record.value or b"")
+        return str(value["message_key"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def install_sigterm(worker: KafkaWorker) -> None:
+    """SIGTERM/SIGINT: finish the batch in flight, commit, close."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, worker.stop)
+
+
+async def run_worker(
+    config: KafkaConfig,
+    workers: int,
+    schema_dirs: tuple[Path, ...],
+    max_bytes: int,
+    minimiser_factory: Any = None,
+) -> None:
+    """Run one worker until SIGTERM (used by ``jwmo-gateway worker`` and ``serve``)."""
+    executor = make_executor(workers, schema_dirs, max_bytes, minimiser_factory)
+    worker = KafkaWorker(config, executor)
+    install_sigterm(worker)
+    try:
+        await worker.run_forever()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=False)
+
+
+def config_from_env(bootstrap: str) -> KafkaConfig:
+    """Topic names and sizes from the environment (``JWMO_KAFKA_*``), defaults from the contract."""
+    env = os.environ
+    return KafkaConfig(
+        bootstrap=bootstrap,
+        group_id=env.get("JWMO_KAFKA_GROUP", "jwmo-gateway"),
+        topic_in=env.get("JWMO_KAFKA_TOPIC_IN", "declarations.in"),
+        topic_billing=env.get("JWMO_KAFKA_TOPIC_BILLING", "billing.records"),
+        topic_retour=env.get("JWMO_KAFKA_TOPIC_RETOUR", "declarations.retour"),
+        topic_restricted=env.get("JWMO_KAFKA_TOPIC_RESTRICTED", "declarations.restricted"),
+        topic_dlq=env.get("JWMO_KAFKA_TOPIC_DLQ", "declarations.dlq"),
+        max_in_flight=int(env.get("JWMO_KAFKA_MAX_IN_FLIGHT", "256")),
+    )
