@@ -70,6 +70,12 @@ class Settings:
         )
         policy = Path(env["JWMO_POLICY"]) if env.get("JWMO_POLICY", "").strip() else None
         raw_key = env.get("JWMO_HMAC_KEY", "")
+        key_file = env.get("JWMO_HMAC_KEY_FILE", "").strip()
+        if not raw_key and key_file:  # a secret mounted as a file (containers)
+            try:
+                raw_key = Path(key_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"JWMO_HMAC_KEY_FILE cannot be read: {exc.strerror}") from None
         if raw_key and len(raw_key.encode()) < 16:
             raise ConfigError("JWMO_HMAC_KEY must be at least 16 bytes long")
         bootstrap = env.get("JWMO_KAFKA_BOOTSTRAP", "").strip() or None
