@@ -2,7 +2,8 @@
 
 * Keys that could hold personal data (``bsn``, ``name``, ``birth_date``, ``diagnosis``, ``body``, ...)
   are replaced by ``[redacted]`` whatever their value.
-* Any 9-digit number (a BSN shape) and any date in a string value is masked.
+* Any 9-digit number (a BSN shape) and any ``YYYY-MM-DD`` date in a string value is masked (the
+  timestamp is added after redaction; 8-digit AGB codes and ids are not personal data and stay).
 * Exceptions are rendered as their type and stack frames only: no local variables and no exception
   message (third-party messages may quote input).
 
@@ -27,7 +28,9 @@ _SENSITIVE_KEYS = frozenset(
      "body", "data", "payload", "text", "value", "hmac_key", "key_material", "password", "api_key"}
 )  # fmt: skip
 _BSN_SHAPE = re.compile(r"(?<!\d)\d{9}(?!\d)")
-_DATE_SHAPE = re.compile(r"(?<!\d)(?:\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
+_DATE_SHAPE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")  # a date of birth written out
+# Fields the gateway itself sets (never input): left as they are.
+_OWN_KEYS = frozenset({"timestamp", "level", "logger", "request_id", "message_key", "origin"})
 
 
 def _mask(value: str) -> str:
@@ -38,6 +41,8 @@ def redact(_logger: object, _method: str, event: MutableMapping[str, Any]) -> Mu
     """structlog processor: drop sensitive keys, mask BSN- and date-shaped strings, strip exceptions."""
     for key in list(event):
         value = event[key]
+        if key in _OWN_KEYS:
+            continue
         if key.lower() in _SENSITIVE_KEYS:
             event[key] = REDACTED
         elif key == "exc_info" and value:
@@ -63,8 +68,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

@@ -609,7 +609,7 @@ class TestWellFormedness:
 
     def test_empty_message_says_so(self) -> None:
         """The empty body is reported as empty."""
-        assert run(b"").errors[0].message == "the message is empty"
+        assert run(b"").errors[0].message == "the message is empty or has no root element"
 
 
 # --------------------------------------------------------------------------------------------------

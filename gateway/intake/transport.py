@@ -106,7 +106,7 @@ def _syntax_finding(parser: etree.XMLParser) -> Finding:
     if type_name in ("ERR_RESOURCE_LIMIT", "ERR_NAME_TOO_LONG"):
         return transport_finding("LIMIT", "a name, text or attribute is longer than the parser allows")
     if type_name == "ERR_DOCUMENT_EMPTY":
-        return transport_finding("NOT_WELL_FORMED", "the message is empty")
+        return transport_finding("NOT_WELL_FORMED", "the message is empty or has no root element")
     return transport_finding("NOT_WELL_FORMED", "the message is not well-formed XML")
 
 

@@ -109,6 +109,8 @@ class FileOutbox:
 
     @staticmethod
     def _write_lines(fh: IO[str], records: tuple[Mapping[str, Any], ...], extra: Mapping[str, Any]) -> None:
+        if not records:
+            return
         for record in records:
             fh.write(json.dumps({**extra, **record}, ensure_ascii=False) + "\n")
         fh.flush()

@@ -26,7 +26,7 @@ import json
 import os
 import signal
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -40,13 +40,23 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gateway.batch import validator_for
+from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.outbox.files import message_key_text
 from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, process
 from gateway.results import Finding, Stage, Verdict
 from gateway.service.metrics import Metrics
 
-__all__ = ["KafkaConfig", "KafkaHandover", "KafkaWorker", "ensure_topics"]
+__all__ = [
+    "KafkaConfig",
+    "KafkaHandover",
+    "KafkaWorker",
+    "billed_keys",
+    "config_from_env",
+    "ensure_topics",
+    "kafka_handover",
+    "run_worker",
+]
 
 log = get_logger("jwmo.kafka")
 
@@ -230,40 +240,13 @@ class KafkaWorker:
         self._stopping.set()
 
     async def rebuild_dedup(self) -> None:
-        """Read the tail of billing.records and remember every message key billed there."""
+        """Remember every message key billed in the tail of billing.records."""
         assert self.handover is not None  # noqa: S101
-        reader = AIOKafkaConsumer(bootstrap_servers=self.config.bootstrap, enable_auto_commit=False)
-        await reader.start()
-        try:
-            partitions = reader.partitions_for_topic(self.config.topic_billing) or set()
-            tps = [TopicPartition(self.config.topic_billing, p) for p in sorted(partitions)]
-            if not tps:
-                return
-            reader.assign(tps)
-            ends = await reader.end_offsets(tps)
-            begins = await reader.beginning_offsets(tps)
-            remaining = {}
-            for tp in tps:
-                start = max(begins[tp], ends[tp] - self.config.dedup_tail)
-                if ends[tp] > start:
-                    reader.seek(tp, start)
-                    remaining[tp] = ends[tp]
-            count = 0
-            while remaining:
-                batch = await reader.getmany(*remaining.keys(), timeout_ms=1000)
-                if not batch:
-                    break
-                for tp, records in batch.items():
-                    for record in records:
-                        key = _billing_key(record)
-                        if key is not None:
-                            self.handover.remember(key)
-                            count += 1
-                        if record.offset + 1 >= remaining.get(tp, 0):
-                            remaining.pop(tp, None)
-            log.info("dedup_rebuilt", billed_keys=count, partitions=len(tps))
-        finally:
-            await reader.stop()
+        count = 0
+        async for key in billed_keys(self.config):
+            self.handover.remember(key)
+            count += 1
+        log.info("dedup_rebuilt", billed_keys=count)
 
     async def _outcomes(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
         loop = asyncio.get_running_loop()
@@ -311,14 +294,7 @@ class KafkaWorker:
     async def run_forever(self) -> None:
         c = self.config
         await ensure_topics(c)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=c.bootstrap,
-            acks="all",
-            linger_ms=5,
-            max_batch_size=1 << 20,
-            request_timeout_ms=c.request_timeout_ms,
-            enable_idempotence=False,  # not supported by the test broker; de-duplication covers redelivery
-        )
+        producer = _producer(c)
         await producer.start()
         self.handover = KafkaHandover(c, producer, self.metrics)
         self.consumer = AIOKafkaConsumer(
@@ -341,6 +317,63 @@ class KafkaWorker:
             await self.consumer.stop()
             await producer.stop()
             log.info("kafka_worker_stopped", processed=self.processed)
+
+
+async def billed_keys(config: KafkaConfig) -> AsyncIterator[str]:
+    """The message keys of the last ``dedup_tail`` records of every billing.records partition."""
+    reader = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = reader.partitions_for_topic(config.topic_billing) or set()
+        tps = [TopicPartition(config.topic_billing, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        reader.assign(tps)
+        ends = await reader.end_offsets(tps)
+        begins = await reader.beginning_offsets(tps)
+        remaining = {}
+        for tp in tps:
+            start = max(begins[tp], ends[tp] - config.dedup_tail)
+            if ends[tp] > start:
+                reader.seek(tp, start)
+                remaining[tp] = ends[tp]
+        while remaining:
+            batch = await reader.getmany(*remaining.keys(), timeout_ms=1000)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for record in records:
+                    key = _billing_key(record)
+                    if key is not None:
+                        yield key
+                    if record.offset + 1 >= remaining.get(tp, 0):
+                        remaining.pop(tp, None)
+    finally:
+        await reader.stop()
+
+
+async def kafka_handover(settings: Settings) -> KafkaHandover:
+    """The HTTP service's handover when Kafka is configured: outputs go to the same topics."""
+    assert settings.kafka_bootstrap is not None  # noqa: S101 - only called with Kafka configured
+    config = config_from_env(settings.kafka_bootstrap)
+    await ensure_topics(config)
+    producer = _producer(config)
+    await producer.start()
+    handover = KafkaHandover(config, producer)
+    async for key in billed_keys(config):
+        handover.remember(key)
+    return handover
+
+
+def _producer(config: KafkaConfig) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=config.bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1 << 20,
+        request_timeout_ms=config.request_timeout_ms,
+        enable_idempotence=False,  # not supported by the test broker; de-duplication covers redelivery
+    )
 
 
 def _billing_key(record: ConsumerRecord) -> str | None:
