@@ -14,8 +14,10 @@ from typing import NamedTuple
 
 from lxml import etree
 
+from gateway.fixedwidth.stage import check_ei, looks_like_ei
 from gateway.intake.transport import Limits, TransportError, parse_xml, transport_finding
 from gateway.model import Context, Declaration, Subject, answer_subject, declaration_subject
+from gateway.model_2x import answer_subject_2x, declaration_subject_2x
 from gateway.registry import MessageSpec, SchemaRegistry, default_registry
 from gateway.results import Stage, Verdict
 from gateway.rules import run_rules
@@ -27,6 +29,8 @@ __all__ = ["READERS", "Checked", "Validator", "validate"]
 READERS: dict[tuple[str, str], Callable[[etree._Element], Subject]] = {
     ("declaration", "3.2"): declaration_subject,
     ("answer", "3.2"): answer_subject,
+    ("declaration", "2.1"): declaration_subject_2x,
+    ("answer", "2.1"): answer_subject_2x,
 }
 
 
@@ -56,11 +60,15 @@ class Validator:
         self, data: bytes, source: str, *, today: date, declaration: Declaration | None = None
     ) -> Checked:
         """Run every stage; ``declaration`` (a 323 read earlier) adds the 325 echo rules."""
+        if looks_like_ei(data):  # fixed-width EI file (JW321/JW322): starts with its header record
+            return check_ei(self, data, source, today=today)
         try:
             root = parse_xml(data, self.limits)
         except TransportError as exc:
             return Checked(Verdict(source, None, False, Stage.TRANSPORT, (exc.finding,)), None, None, None)
         spec = self._spec_of(root)
+        if spec is not None and spec.format != "xml":
+            spec = None  # the canonical tree of an EI file is internal, not an XML message format
         if spec is None:
             finding = transport_finding(
                 "UNKNOWN_TYPE",

@@ -8,13 +8,13 @@ never echoed.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 from lxml import etree
 
 from gateway.model import Declaration
 from gateway.registry import MessageSpec
+from gateway.retour.elements import ElementWriter
 from gateway.retour.plan import ALL_GRANTED, NO_REMARKS, AnswerPlan
 from gateway.rules.common import signed
 
@@ -23,50 +23,8 @@ __all__ = ["ANSWER_XSD_VERSION", "write_325"]
 ANSWER_XSD_VERSION = ("1.0.0", "1.0.0")  # (BasisschemaXsdVersie, BerichtXsdVersie) of our 325 XSDs
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-class _Writer:
-    """Element helpers in the namespaces of one answer."""
-
-    def __init__(self, source_ns: str, answer_ns: str, basis_ns: str) -> None:
-        self.source_ns = f"{{{source_ns}}}"
-        self.answer_ns = answer_ns
-        self.basis_ns = basis_ns
-
-    def m(self, name: str) -> str:
-        return f"{{{self.answer_ns}}}{name}"
-
-    def b(self, name: str) -> str:
-        return f"{{{self.basis_ns}}}{name}"
-
-    def leaf(self, parent: etree._Element, tag: str, text: str | None) -> None:
-        etree.SubElement(parent, tag).text = text
-
-    def echo(self, element: etree._Element, name: str | None = None) -> etree._Element:
-        """A copy of a 323 element in the 325 namespace (basisschema children keep theirs)."""
-        clone = copy.deepcopy(element)
-        for el in clone.iter():
-            if isinstance(el.tag, str) and el.tag.startswith(self.source_ns):
-                el.tag = self.m(_local(el.tag))
-        if name is not None:
-            clone.tag = self.m(name)
-        return clone
-
-    def codes(self, parent: etree._Element, values: tuple[str, ...]) -> None:
-        holder = etree.SubElement(parent, self.m("RetourCodes"))
-        for value in values:
-            self.leaf(holder, self.m("RetourCode"), value)
-
-    def amount(self, parent: etree._Element, name: str, signed_amount: int) -> None:
-        total = etree.SubElement(parent, self.m(name))
-        self.leaf(total, self.b("TotaalBedrag"), str(abs(signed_amount)))
-        self.leaf(total, self.b("DebetCredit"), "C" if signed_amount < 0 else "D")
-
-
 def _header(
-    w: _Writer,
+    w: ElementWriter,
     bericht: etree._Element,
     header_in: etree._Element,
     *,
@@ -93,7 +51,7 @@ def _header(
 
 
 def _body(
-    w: _Writer,
+    w: ElementWriter,
     bericht: etree._Element,
     body_in: etree._Element,
     *,
@@ -124,7 +82,7 @@ def _body(
                 etree.SubElement(client_el, w.m("Prestaties")).extend(returned_lines)
                 w.codes(client_el, plan.clients.get(ci, (NO_REMARKS,)))
                 returned_clients.append(client_el)
-    w.amount(answer_el, "TotaalToegekendBedrag", granted)
+    w.amount(answer_el, w.m("TotaalToegekendBedrag"), granted)
     if returned_clients:
         etree.SubElement(answer_el, w.m("Clienten")).extend(returned_clients)
     w.codes(answer_el, declaration_codes)
@@ -144,7 +102,7 @@ def write_325(
         raise ValueError("a 325 message id has 1 to 12 characters")
     header_in, body_in = root[0], root[1]
     basis_ns = etree.QName(header_in[5][0]).namespace or ""  # of BerichtIdentificatie/Identificatie
-    w = _Writer(etree.QName(root).namespace or "", answer.namespace, basis_ns)
+    w = ElementWriter(etree.QName(root).namespace or "", answer.namespace, basis_ns)
     nsmap = {answer.name.lower(): answer.namespace, answer.standard: basis_ns}
     bericht = etree.Element(w.m("Bericht"), nsmap=nsmap)
     _header(w, bericht, header_in, plan=plan, answer=answer, message_id=message_id, today=today)

@@ -5,7 +5,19 @@ Importing this package registers every rule (the modules register themselves wit
 """
 
 # Registration order is report order: message-level rules first, then line rules, then 325 rules.
-from gateway.rules import declaration, lines, answer, echo  # noqa: I001
+from gateway.rules import declaration, lines, answer, echo, legacy_xml, jw321  # noqa: I001
 from gateway.rules.registry import Context, Rule, Subject, all_rules, run_rules
 
-__all__ = ["Context", "Rule", "Subject", "all_rules", "answer", "declaration", "echo", "lines", "run_rules"]
+__all__ = [
+    "Context",
+    "Rule",
+    "Subject",
+    "all_rules",
+    "answer",
+    "declaration",
+    "echo",
+    "jw321",
+    "legacy_xml",
+    "lines",
+    "run_rules",
+]

@@ -6,7 +6,12 @@ from gateway.rules import all_rules
 
 __all__ = ["markdown_table"]
 
-_KIND_NAMES = {"declaration": "323", "answer": "325", "echo": "325 vs 323"}
+# What a rule kind means per release, in message-type terms.
+_KIND_NAMES = {
+    "3.2": {"declaration": "323", "answer": "325", "echo": "325 vs 323"},
+    "2.1": {"declaration": "303", "answer": "304"},
+    "ei-2.0": {"declaration": "JW321", "answer": "JW322"},
+}
 
 
 def markdown_table() -> str:
@@ -23,7 +28,8 @@ def markdown_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in sorted(all_rules(), key=lambda r: (r.release, r.code, r.message_class)):
-        kinds = ", ".join(_KIND_NAMES[k] for k in _KIND_NAMES if k in r.kinds)
+        names = _KIND_NAMES.get(r.release, {})
+        kinds = ", ".join(names.get(k, k) for k in ("declaration", "answer", "echo") if k in r.kinds)
         lines.append(
             f"| {r.code} | {r.retourcode or '-'} | {r.message_class} | {kinds} | {r.release} | {r.title} |"
         )
