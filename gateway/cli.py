@@ -21,9 +21,15 @@ from gateway.batch import validate_items
 from gateway.config import ConfigError, Settings
 from gateway.intake.sources import InputError, expand, iter_items
 from gateway.intake.transport import Limits
+from gateway.minimise import add_parser as add_minimise_parser
+from gateway.minimise import run as run_minimise
 from gateway.model import Declaration
 from gateway.registry import SchemaLoadError, default_registry
 from gateway.results import Verdict
+from gateway.service.serve import add_parser as add_serve_parser
+from gateway.service.serve import run_serve
+from gateway.stores.admin import add_parser as add_optout_parser
+from gateway.stores.admin import run as run_optout
 from gateway.validation import Validator
 
 __all__ = ["main"]
@@ -81,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)",
     )
+    add_serve_parser(commands)
+    add_minimise_parser(commands)
+    add_optout_parser(commands)
     return parser
 
 
@@ -151,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "validate":
             return _validate(args, sys.stdout, settings)
+        if args.command == "serve":
+            return run_serve(args, settings)
+        if args.command == "minimise":
+            return run_minimise(args, sys.stdout, settings)
+        if args.command == "optout":
+            return run_optout(args, sys.stdout, settings)
     except (UsageError, InputError, ConfigError, SchemaLoadError) as exc:
         print(f"jwmo-gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,8 +3,9 @@
 A JW322 echoes every record of the JW321 unchanged in positions 1-270 (with BERICHTCODE 435) and fills the
 retour fields (legacy-formats.md B.5): one to three retourcodes per record, the granted amount of every
 line and the granted total. The plan is the same one the 325 and the 304 use: a message rejected as a
-whole grants nothing, its failing records carry the rule's code and the others 0233 (not assessed); in a
-message that is not rejected as a whole every line without a finding is granted in full.
+whole (a finding on the 01 or 99 record, or on the file) grants nothing, its failing records carry the
+rule's code and the others 0233 (not assessed); otherwise a failing 04 line is not granted, the lines of a
+failing 02 client are not assessed, and every other line is granted in full.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def write_322(
     lines = {line.line: line for line in message.lines}
     whole = plan.rejected_as_a_whole
     granted_total = 0
+    client_rejected = False  # the 02 record of the lines that follow had a finding
     records: list[tuple[str, dict[str, Value]]] = []
     for element in root:
         tag = str(element.tag).rpartition("}")[2]
@@ -60,7 +62,7 @@ def write_322(
             _codes(values, plan.header_codes)
         elif rtype == "04":
             line = lines[number]
-            granted = not whole and not found
+            granted = not whole and not found and not client_rejected
             amount = line.declaratiebedrag if granted else 0
             values["TOEGEKEND_BEDRAG"] = amount
             values["INDICATIE_DEBET_CREDIT_TOEGEKEND"] = line.indicatie_debet_credit if amount else "D"
@@ -69,6 +71,8 @@ def write_322(
         elif rtype == "99":
             _codes(values, found or plan.declaration_codes or plan.header_codes)
         else:  # 02 client, 98 comment
+            if rtype == "02":
+                client_rejected = bool(found)
             _codes(values, found or ((NOT_ASSESSED,) if whole else (NO_REMARKS,)))
         records.append((rtype, values))
     for rtype, values in records:

@@ -4,17 +4,18 @@ One mechanism for every generation: the plan is decided here from the verdict al
 (messages.md 3.1-3.2, clarifications item 10), and the format writers only serialise it.
 
 * transport or schema failure: no answer at all (the sender gets the error; no 325 in the national chain);
-* any finding with retourcode 0001 (a level-2, in-message rule) rejects the message as a whole: the header
-  says 0001 and there is no declaration part (messages.md 2.1; echoing such a line would also make the
-  answer break the same rule);
-* otherwise, an error at Header level (e.g. 8848, a future message date) rejects the message as a whole
-  with that code;
-* an error at Declaratie level with a level-3/4 code (e.g. 9333): the header says 0200 and the declaration
-  carries that code, granting nothing;
+* an error at Header level rejects the message as a whole with that rule's retourcode (e.g. 0001, or 8848
+  for a future message date); no declaration part;
+* an error at Declaratie level with retourcode 0001 (e.g. TR358, a wrong total) rejects the message as a
+  whole: header 0001 and no declaration part (clarifications item 10); with a level-3/4 code (e.g. 9333)
+  the header says 0200 and the declaration carries that code, granting nothing;
 * an error at Client level: that client is rejected with its codes and each of its lines is ``0233``
   (not assessed);
-* an error at Prestatie level (e.g. 8021, 9319, 9346): that line is rejected with its codes; the other
-  lines are granted, and they are what billing receives (clarifications item 10).
+* an error at Prestatie level: that line is rejected with its codes; the other lines are granted, and
+  they are what billing receives (clarifications item 10: "a 323 with rule errors only on some lines ...
+  its 325 grants the other lines"). A rejected line is echoed exactly as sent, so where its own defect
+  is one the answer's rules also check (e.g. CD060), the answer shows that defect too: it is the
+  provider's line, returned unchanged (TR367).
 
 Granted lines are granted in full: the gateway checks one message and never approves part of a line.
 """
@@ -145,12 +146,13 @@ def plan_answer(verdict: Verdict) -> AnswerPlan | None:
         elif client is not None and line is not None:
             lines.setdefault((client, line), []).append(finding)
     record_codes = {n: _codes(fs) for n, fs in records.items()}
-    if any((f.retourcode or LEVEL_TWO) == LEVEL_TWO for f in verdict.errors):
-        return AnswerPlan((LEVEL_TWO,), None, {}, {}, record_codes)
     if header:
         return AnswerPlan(_codes(header), None, {}, {}, record_codes)
     if declaration:
-        return AnswerPlan((NO_REMARKS,), _codes(declaration), {}, {}, record_codes)
+        codes = _codes(declaration)
+        if LEVEL_TWO in codes:
+            return AnswerPlan((LEVEL_TWO,), None, {}, {}, record_codes)
+        return AnswerPlan((NO_REMARKS,), codes, {}, {}, record_codes)
     rejected_clients = {c: _codes(fs) for c, fs in clients.items()}
     rejected_lines = {k: LineOutcome(False, _codes(fs)) for k, fs in lines.items()}
     anything_rejected = bool(rejected_clients or rejected_lines or records)

@@ -68,11 +68,11 @@ def test_duplicate_reference_rejects_that_line() -> None:
     assert rejected[0].granted == (0, "D")
 
 
-def test_level_two_error_rejects_whole_message() -> None:
-    """CS002 (0001): header 0001, every line granted 0 and not assessed (0233).
+def test_client_error_rejects_that_client() -> None:
+    """CS002 on one client: its lines granted 0 and not assessed (0233), the client carries 0001.
 
     A 2.x retour echoes everything, so the provider's failing BSN comes back too: the 304 is schema-valid
-    and passes its own retour rules (LG001-LG004), and CS002 on the echoed BSN is the only finding.
+    and passes its own retour rules (LG001-LG004); CS002 on the echoed BSN is the only finding.
     """
     d = decl_with_lines(5)
     d = replace(d, clients=(replace(d.clients[0], bsn="999900007"), *d.clients[1:]))
@@ -80,6 +80,21 @@ def test_level_two_error_rejects_whole_message() -> None:
     assert out is not None
     v = Validator().check(out, "out.xml", today=DAY)
     assert [(e.code, e.path) for e in v.verdict.errors] == [("CS002", "/Bericht/Clienten/Client[1]/Bsn")]
+    answer = v.message
+    assert isinstance(answer, Answer2x)
+    assert answer.retourcodes == ("0200",)
+    assert answer.clients[0].retourcodes == ("0001",)
+    assert all(ln.granted == (0, "D") and ln.retourcodes == ("0233",) for ln in answer.clients[0].lines)
+
+
+def test_header_error_rejects_whole_message() -> None:
+    """A wrong total (TR358, a Header-level 0001 in 2.x): header 0001, every line 0 and not assessed."""
+    d = replace(decl_with_lines(5), total=(1, "D"))
+    out = build_answer(check(d), default_registry(), message_id="RET1", today=DAY)
+    assert out is not None
+    v = Validator().check(out, "out.xml", today=DAY)
+    # The echoed submitted total is the provider's wrong one: LG001 on it is the only finding.
+    assert [e.code for e in v.verdict.errors] == ["LG001"]
     answer = v.message
     assert isinstance(answer, Answer2x)
     assert answer.retourcodes == ("0001",)

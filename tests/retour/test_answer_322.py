@@ -48,18 +48,36 @@ def test_valid_file_is_granted_and_echoed() -> None:
     assert answer.header.retourcodes == ("0200",)
 
 
-def test_failing_record_is_marked_and_nothing_granted() -> None:
-    """A JW321 with a failing BSN: rejected as a whole; the failing record carries 0001, lines grant 0."""
+def test_failing_client_is_marked_and_its_lines_not_granted() -> None:
+    """A failing BSN on an 02 record: that record carries 0001, its lines grant 0 (0233), others granted."""
     data = render_ei(b7_declaration())
     broken = replace_field(data, 2, "BSN", "999900007")
     c = check(broken)
     assert not c.verdict.valid
-    assert c.verdict.stage is not None
     out = build_answer(c, default_registry(), message_id="RETOUR0002", today=DAY)
     assert out is not None
     records = out.split(b"\r\n")
-    assert records[0][290:294] == b"0001"
+    assert records[0][290:294] == b"0200"
     assert records[1][290:294] == b"0001"  # the 02 record with the failing BSN
+    first_client_lines = [r for r in records[2:5] if r.startswith(b"04")]
+    assert first_client_lines
+    # not granted; these lines also fail EI101 (their BSN no longer equals the 02 record's), so 0001
+    assert all(r[270:278] == b"00000000" and r[290:294] in (b"0001", b"0233") for r in first_client_lines)
+    other_lines = [r for r in records[5:] if r.startswith(b"04")]
+    assert all(r[270:278] == r[134:142] and r[290:294] == b"0200" for r in other_lines)
+
+
+def test_file_level_error_rejects_whole_message() -> None:
+    """A wrong total in the 99 record (EI112): the whole file is rejected, no line granted."""
+    data = render_ei(b7_declaration())
+    lines = data.split(b"\r\n")
+    broken = replace_field(data, len([x for x in lines if x]), "TOTAAL_DECLARATIEBEDRAG", "00000000001")
+    c = check(broken)
+    assert [e.code for e in c.verdict.errors] == ["EI112"]
+    out = build_answer(c, default_registry(), message_id="RETOUR0003", today=DAY)
+    assert out is not None
+    records = out.split(b"\r\n")
+    assert records[0][290:294] == b"0001"
     assert all(r[270:278] == b"00000000" for r in records if r.startswith(b"04"))
 
 

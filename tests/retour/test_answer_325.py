@@ -85,16 +85,30 @@ class TestOutcomes:
         assert answer.body.total_submitted == (total, "D")
         assert answer.body.total_granted == (total - 24001, "D")
 
-    def test_level_two_error_on_a_client_rejects_whole_message(self) -> None:
-        """CS002 is a level-2 rule (0001): the whole message is rejected, nothing is echoed."""
+    def test_client_error_rejects_that_client(self) -> None:
+        """CS002 on one client: that client is returned with 0001 and its lines 0233; the other is granted.
+
+        The echoed BSN is the provider's own (TR367), so the answer shows its CS002 defect too; the answer
+        is otherwise valid: schema, totals (TR342) and the echo rules.
+        """
         bad = replace(BASE, clients=(BASE.clients[0], Client("999900007", (LINE_C, LINE_D))))
         c = checked(bad)
-        answer = verify(answer_of(c), c)
-        assert answer.header_retourcodes == ("0001",)
-        assert answer.body is None
+        out = answer_of(c)
+        assert isinstance(c.message, Declaration)
+        v = Validator().check(out, "answer.xml", today=TODAY, declaration=c.message)
+        assert [(e.code, e.path) for e in v.verdict.errors] == [
+            ("CS002", "/Bericht/DeclaratieAntwoord/Clienten/Client/Bsn")
+        ]
+        answer = v.message
+        assert isinstance(answer, Answer)
+        assert answer.body is not None
+        (client,) = answer.body.clients
+        assert client.retourcodes == ("0001",)
+        assert [ln.retourcodes for ln in client.lines] == [("0233",), ("0233",)]
+        assert answer.body.total_granted == (5000 + 24000, "D")
 
-    def test_level_two_error_on_a_line_rejects_whole_message(self) -> None:
-        """CD060 on one line (0001) rejects the message as a whole, like the national chain's XSLT level."""
+    def test_level_two_error_on_a_line_rejects_only_that_line(self) -> None:
+        """CD060 on one line (0001): that line is returned, the rest granted (clarifications item 10)."""
         bad = replace(
             BASE,
             clients=(
@@ -103,9 +117,18 @@ class TestOutcomes:
             ),
         )
         c = checked(bad)
-        assert plan_answer(c.verdict) is not None
-        answer = verify(answer_of(c), c)
-        assert (answer.header_retourcodes, answer.body) == (("0001",), None)
+        out = answer_of(c)
+        assert isinstance(c.message, Declaration)
+        v = Validator().check(out, "answer.xml", today=TODAY, declaration=c.message)
+        assert {e.code for e in v.verdict.errors} == {"CD060"}  # the echoed line's own defect, nothing else
+        answer = v.message
+        assert isinstance(answer, Answer)
+        assert answer.body is not None
+        assert answer.header_retourcodes == ("0200",)
+        assert [(ln.reference, ln.retourcodes) for cl in answer.body.clients for ln in cl.lines] == [
+            ("R4", ("0001",))
+        ]
+        assert answer.body.total_granted == (5000 + 24000 + 1200, "D")
 
     def test_header_error_rejects_whole_message(self) -> None:
         """TR135 (future date) is a Header error: header 8848, no declaration part."""
