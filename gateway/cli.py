@@ -8,28 +8,35 @@ unreadable path (message on standard error).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+from filters.policy import PolicyError
 from gateway import __version__
 from gateway.batch import validate_items
 from gateway.config import ConfigError, Settings
 from gateway.intake.sources import InputError, expand, iter_items
 from gateway.intake.transport import Limits
+from gateway.logs import configure_logging
+from gateway.minimise import SetupError, default_pipeline_step
 from gateway.minimise import add_parser as add_minimise_parser
 from gateway.minimise import run as run_minimise
 from gateway.model import Declaration
+from gateway.process_job import ProcessOptions, run_process
 from gateway.registry import SchemaLoadError, default_registry
 from gateway.results import Verdict
+from gateway.service.kafka import config_from_env, run_worker
 from gateway.service.serve import add_parser as add_serve_parser
 from gateway.service.serve import run_serve
 from gateway.stores.admin import add_parser as add_optout_parser
 from gateway.stores.admin import run as run_optout
+from gateway.stores.optouts import OptoutError
 from gateway.validation import Validator
 
 __all__ = ["main"]
@@ -87,10 +94,60 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)",
     )
+    process = commands.add_parser(
+        "process",
+        help="the batch job: every file (and ZIP) of INBOX -> billing, answers, restricted, audit, report",
+        description="Validate, answer and minimise every message of INBOX (left untouched) into an outbox.",
+    )
+    process.add_argument("inbox", metavar="INBOX")
+    process.add_argument("--out", metavar="DIR", help="outbox directory (default: $JWMO_DATA_DIR/outbox)")
+    process.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    worker = commands.add_parser(
+        "worker",
+        help="the Kafka worker alone (needs JWMO_KAFKA_BOOTSTRAP): declarations.in -> output topics",
+        description="Consume declarations.in, run the pipeline, produce the outputs, commit after every ack.",
+    )
+    worker.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, help="pipeline processes (default: CPUs)"
+    )
     add_serve_parser(commands)
     add_minimise_parser(commands)
     add_optout_parser(commands)
     return parser
+
+
+def _process(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
+    options = ProcessOptions(
+        inbox=Path(args.inbox),
+        out=Path(args.out) if args.out else settings.data_dir / "outbox",
+        data_dir=settings.data_dir,
+        schema_dirs=settings.schema_dirs,
+        max_bytes=settings.max_message_bytes,
+        workers=args.workers,
+        today=date.today(),
+        minimiser_factory=default_pipeline_step,
+    )
+    default_pipeline_step()  # check the policy, tables, key and register before reading any input
+    return run_process(options, out)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.kafka_bootstrap:
+        raise UsageError("the Kafka worker needs JWMO_KAFKA_BOOTSTRAP (host:port of a broker)")
+    configure_logging()
+    default_pipeline_step()  # fail fast on a broken policy or key, before joining the consumer group
+    asyncio.run(
+        run_worker(
+            config_from_env(settings.kafka_bootstrap),
+            args.workers,
+            settings.schema_dirs,
+            settings.max_message_bytes,
+            minimiser_factory=default_pipeline_step,
+        )
+    )
+    return EXIT_OK
 
 
 def _human_line(verdict: Verdict) -> str:
@@ -153,24 +210,34 @@ def _validate(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
     return EXIT_INVALID if invalid else EXIT_OK
 
 
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    commands: dict[str, Callable[[], int]] = {
+        "validate": lambda: _validate(args, sys.stdout, settings),
+        "process": lambda: _process(args, sys.stdout, settings),
+        "worker": lambda: _worker(args, settings),
+        "serve": lambda: run_serve(args, settings),
+        "minimise": lambda: run_minimise(args, sys.stdout, settings),
+        "optout": lambda: run_optout(args, sys.stdout, settings),
+    }
+    return commands[args.command]()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
-        if args.command == "validate":
-            return _validate(args, sys.stdout, settings)
-        if args.command == "serve":
-            return run_serve(args, settings)
-        if args.command == "minimise":
-            return run_minimise(args, sys.stdout, settings)
-        if args.command == "optout":
-            return run_optout(args, sys.stdout, settings)
-    except (UsageError, InputError, ConfigError, SchemaLoadError) as exc:
+        return _run_command(args, Settings.from_env())
+    except (
+        UsageError,
+        InputError,
+        ConfigError,
+        SchemaLoadError,
+        SetupError,
+        PolicyError,
+        OptoutError,
+    ) as exc:
         print(f"jwmo-gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it first
-    return EXIT_USAGE  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -321,11 +321,18 @@ def restricted_json(line: RestrictedLine) -> dict[str, Any]:
     }
 
 
-def pipeline_step(minimiser: Minimiser) -> Callable[[Checked, AnswerPlan | None, Environment], Minimised]:
-    """``minimiser`` as the pipeline's minimisation step (``Environment.optout`` answers opt-outs)."""
+def pipeline_step(
+    minimiser: Minimiser, optouts: OptoutLookup | None = None
+) -> Callable[[Checked, AnswerPlan | None, Environment], Minimised]:
+    """``minimiser`` as the pipeline's minimisation step.
+
+    Opt-outs are answered by ``Environment.optout`` when the environment has one, else by ``optouts``
+    (e.g. the embedded register opened read-only by the worker), else nobody has opted out.
+    """
+    fallback = optouts if optouts is not None else EMPTY_OPTOUTS
 
     def step(checked: Checked, plan: AnswerPlan | None, env: Environment) -> Minimised:
-        optouts = _CallableLookup(env.optout) if env.optout is not None else EMPTY_OPTOUTS
+        optouts = _CallableLookup(env.optout) if env.optout is not None else fallback
         result = minimiser.minimise(checked, optouts)
         filtered = result.filtered
         return Minimised(
@@ -340,17 +347,22 @@ def pipeline_step(minimiser: Minimiser) -> Callable[[Checked, AnswerPlan | None,
 
 def default_pipeline_step() -> Callable[[Checked, AnswerPlan | None, Environment], Minimised]:
     """A module-level (picklable) factory for ``minimiser_factory``: the policy of ``JWMO_POLICY`` (else
-    the default policy), the shipped product table, and the HMAC key of the configuration or data
-    directory when the policy pseudonymises. Raises PolicyError/ProductTableError on a broken file."""
+    the default policy), the shipped product table, the HMAC key of the configuration or data directory,
+    and the data directory's opt-out register (read-only) when it exists. Raises PolicyError /
+    ProductTableError / OptoutError on a broken file or a key that does not fit the register."""
     settings = Settings.from_env()
     policy = (
         parse_policy(settings.policy.read_text(encoding="utf-8"), name=settings.policy.name)
         if settings.policy is not None
         else parse_policy(default_policy_text(), name="default.toml")
     )
-    key = resolve_key(settings.hmac_key, settings.data_dir, create=policy.pseudonymises)
+    register = default_optouts_path(settings.data_dir)
+    key = resolve_key(settings.hmac_key, settings.data_dir, create=policy.pseudonymises or register.is_file())
     products = parse_products(default_products_text(), name="products.toml")
-    return pipeline_step(Minimiser(policy, products, key=key))
+    optouts: OptoutLookup | None = None
+    if register.is_file() and key is not None:  # the embedded register of this data directory, read-only
+        optouts = SqliteOptoutRegister(register, key, readonly=True)
+    return pipeline_step(Minimiser(policy, products, key=key), optouts)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -135,6 +135,10 @@ class EiMessage(NamedTuple):
     def comments(self) -> tuple[CommentRecord, ...]:
         return tuple(c for line in self.lines for c in line.comments)
 
+    def dedup_key(self) -> tuple[str, str, str]:
+        """(AGB_ZORGAANBIEDER, BERICHTCODE, IDENTIFICATIE_BERICHT): legacy-formats.md D.4."""
+        return (self.header.agb_zorgaanbieder, self.header.berichtcode, self.header.identificatie_bericht)
+
 
 def _values(element: etree._Element, cut: int) -> dict[str, str]:
     """Field name -> text of a record element; ``cut`` is the length of the ``{namespace}`` prefix."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import ConfigError, Settings
+from gateway.minimise import default_pipeline_step
 
 if TYPE_CHECKING:  # asyncio and structlog load only when the server starts (the CLI imports this module)
     import asyncio
@@ -289,6 +290,7 @@ def run_serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
             workers=options.workers,
             body_timeout=options.body_timeout,
             handover_factory=handover_factory,
+            minimiser_factory=default_pipeline_step,
         )
     )
     config = uvicorn.Config(
@@ -338,6 +340,7 @@ async def _with_kafka(server: Any, kafka: Any, settings: Settings, options: Serv
             options.workers,
             settings.schema_dirs,
             settings.max_message_bytes,
+            minimiser_factory=default_pipeline_step,
         )
     )
     http = asyncio.create_task(server.serve())

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.outbox import FileOutbox, Ledger
-from gateway.pipeline import Environment, Minimised, Outcome, answer_id, process
+from gateway.pipeline import Environment, Minimised, Outcome, answer_id, dedup_key, process
 from gateway.testing.builders import render
 from gateway.validation import Validator
 from tests.helpers import BASE, TODAY
@@ -84,3 +84,21 @@ def test_answer_written_under_stable_id(tmp_path: Path) -> None:
     ).read_bytes() == outcome.answer
     assert len(answer_id(outcome.dedup_key)) == 12
     assert answer_id(outcome.dedup_key) == answer_id(outcome.dedup_key)
+
+
+def test_every_declaration_family_has_a_message_key() -> None:
+    """3.2, 2.x and JW321 messages are keyed by (sender, BerichtCode, identification), not a content hash."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    expected = {
+        "3.2/JW323.xml": ("12345678", "490", "EX2025100601"),
+        "2.1/JW303D.xml": None,  # (AGB, 432, DeclarantFactuurNummer)
+        "ei/JW321.txt": ("94060117", "434", "VB2017000123"),
+    }
+    for name, key in expected.items():
+        data = (examples / name).read_bytes()
+        checked = Validator().check(data, name, today=TODAY)
+        found = dedup_key(checked, data)
+        assert found[0]
+        assert found[1] in {"490", "432", "434"}
+        if key is not None:
+            assert found == key

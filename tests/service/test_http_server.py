@@ -342,7 +342,10 @@ def test_api_keys_on_the_real_server(auth_server: Server) -> None:
     assert outbox_files(auth_server.data_dir) == []
     accepted = httpx.post(url, content=declaration("K0003"), headers=key)
     assert accepted.status_code == 200
-    assert len(outbox_files(auth_server.data_dir)) == 1
+    stored = outbox_files(auth_server.data_dir)
+    # the answer and, with the default policy in the real server, the billing records of the message
+    assert len([f for f in stored if f.endswith(".xml")]) == 1
+    assert "billing.jsonl" in stored
 
 
 def test_trusted_header_only_from_the_proxy_address(auth_server: Server) -> None:
@@ -422,7 +425,7 @@ async def kafka_handover(settings):
     return Handover()
 
 
-async def run_worker(config, workers, schema_dirs, max_bytes):
+async def run_worker(config, workers, schema_dirs, max_bytes, minimiser_factory=None):
     state = out.parent / "worker.txt"
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # as the real worker does
