@@ -75,6 +75,7 @@ class KafkaConfig:
     dedup_tail: int = 100_000  # billing records read back per partition at start-up and rebalance
     dedup_memory: int = 1_000_000  # keys remembered while running
     request_timeout_ms: int = 30_000
+    fault_exit_before_commit: int = 0  # fault injection: exit hard before committing the Nth batch (0 = off)
 
     @property
     def output_topics(self) -> tuple[str, ...]:
@@ -234,6 +235,7 @@ class KafkaWorker:
         self.consumer: AIOKafkaConsumer | None = None
         self.handover: KafkaHandover | None = None
         self.processed = 0
+        self.batches = 0
 
     def stop(self) -> None:
         """Ask the worker to finish the batch in flight, commit and close."""
@@ -287,6 +289,11 @@ class KafkaWorker:
                     await asyncio.sleep(0.5)
             self.metrics.observe("kafka", outcome)
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
+        self.batches += 1
+        if self.config.fault_exit_before_commit and self.batches == self.config.fault_exit_before_commit:
+            # Fault injection (tests, docs/reliability.md): die after the outputs were acknowledged but
+            # before the offsets are committed: the window at-least-once delivery must survive.
+            os._exit(70)
         await self.consumer.commit(offsets)
         self.processed += len(records)
         self.metrics.in_flight.labels("kafka").set(0)
@@ -421,4 +428,5 @@ def config_from_env(bootstrap: str) -> KafkaConfig:
         topic_restricted=env.get("JWMO_KAFKA_TOPIC_RESTRICTED", "declarations.restricted"),
         topic_dlq=env.get("JWMO_KAFKA_TOPIC_DLQ", "declarations.dlq"),
         max_in_flight=int(env.get("JWMO_KAFKA_MAX_IN_FLIGHT", "256")),
+        fault_exit_before_commit=int(env.get("JWMO_FAULT_EXIT_BEFORE_COMMIT", "0")),
     )
