@@ -350,6 +350,8 @@ async def _with_kafka(server: Any, kafka: Any, settings: Settings, options: Serv
         await asyncio.wait({worker}, timeout=KAFKA_STOP_GRACE)
         worker.cancel()
     results = await asyncio.gather(worker, http, return_exceptions=True)
-    failed = any(isinstance(r, Exception) for r in results)  # a cancelled worker is not a failure
-    if failed or worker in done:  # the worker should only end when asked to
+    # A worker that returns has been asked to stop (SIGTERM/SIGINT, its own handler); only an exception is
+    # a failure (a cancelled worker is not one either).
+    failed = any(isinstance(r, Exception) for r in results)
+    if failed:
         print("jwmo-gateway: the Kafka worker or the HTTP server stopped unexpectedly", file=sys.stderr)
