@@ -9,12 +9,11 @@ Pure: no file, socket, clock or database. The date, the opt-out lookup and the k
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast
 
 from gateway.registry import SchemaRegistry
 from gateway.results import Verdict
@@ -88,7 +87,6 @@ class Outcome:
         return out
 
 
-@runtime_checkable
 class Keyed(Protocol):
     """A message record that knows its de-duplication key (every record type of a declaration family)."""
 
@@ -100,15 +98,17 @@ def dedup_key(checked: Checked, data: bytes) -> DedupKey:
 
     A redelivered message therefore maps to the same key, whether or not it could be read.
     """
-    if isinstance(checked.message, Keyed):
-        return checked.message.dedup_key()
+    # Every record type of a declaration family implements Keyed; a structural check by attribute is
+    # what isinstance() on a runtime-checkable Protocol does, at a fraction of its cost per message.
+    key_of = getattr(checked.message, "dedup_key", None)
+    if key_of is not None:
+        return cast("Keyed", checked.message).dedup_key()
     return ("", "", hashlib.sha256(data).hexdigest())
 
 
 def answer_id(key: DedupKey) -> str:
     """A stable 12-character id for the answer to a message: a redelivery gets the same answer id."""
-    digest = hashlib.sha256("\x1f".join(key).encode()).digest()
-    return base64.b32encode(digest).decode()[:12]
+    return hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:12].upper()
 
 
 def process(data: bytes, source: str, env: Environment) -> Outcome:

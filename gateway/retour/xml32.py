@@ -88,6 +88,80 @@ def _body(
     w.codes(answer_el, declaration_codes)
 
 
+def _escaped(text: str | None) -> str:
+    """Element text as lxml serialises it (``&``, ``<``, ``>`` and carriage returns escaped)."""
+    value = text or ""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value
+
+
+def _codes_text(p: str, codes: tuple[str, ...]) -> str:
+    inner = "".join(f"<{p}:RetourCode>{_escaped(c)}</{p}:RetourCode>" for c in codes)
+    return f"<{p}:RetourCodes>{inner}</{p}:RetourCodes>"
+
+
+def _template_325(
+    root: etree._Element,
+    declaration: Declaration,
+    plan: AnswerPlan,
+    answer: MessageSpec,
+    *,
+    basis_ns: str,
+    message_id: str,
+    today: date,
+) -> bytes:
+    """The 325 when it returns no clients (all granted, or rejected as a whole / at Declaratie level).
+
+    The same bytes the element-by-element writer produces (a test holds the two to that), built from a
+    template: this is the common answer, and building it element by element costs more than validating.
+    """
+    header_in, body_in = root[0], root[1]
+    p, s = answer.name.lower(), answer.standard
+    ident, versions = header_in[5], header_in[6]
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<{p}:Bericht xmlns:{p}="{answer.namespace}" xmlns:{s}="{basis_ns}">',
+        f"<{p}:Header><{p}:BerichtCode>{answer.bericht_code}</{p}:BerichtCode>",
+        f"<{p}:BerichtVersie>3</{p}:BerichtVersie><{p}:BerichtSubversie>2</{p}:BerichtSubversie>",
+        f"<{p}:Afzender>{_escaped(header_in[4].text)}</{p}:Afzender>",
+        f"<{p}:Ontvanger>{_escaped(header_in[3].text)}</{p}:Ontvanger>",
+        f"<{p}:BerichtIdentificatie><{s}:Identificatie>{_escaped(message_id)}</{s}:Identificatie>",
+        f"<{s}:Dagtekening>{today.isoformat()}</{s}:Dagtekening></{p}:BerichtIdentificatie>",
+        f"<{p}:XsdVersie><{s}:BasisschemaXsdVersie>{ANSWER_XSD_VERSION[0]}</{s}:BasisschemaXsdVersie>",
+        f"<{s}:BerichtXsdVersie>{ANSWER_XSD_VERSION[1]}</{s}:BerichtXsdVersie></{p}:XsdVersie>",
+        f"<{p}:DeclaratieIdentificatie><{s}:Identificatie>{_escaped(ident[0].text)}</{s}:Identificatie>",
+        f"<{s}:Dagtekening>{_escaped(ident[1].text)}</{s}:Dagtekening></{p}:DeclaratieIdentificatie>",
+        f"<{p}:XsdVersieDeclaratie><{s}:BasisschemaXsdVersie>{_escaped(versions[0].text)}"
+        f"</{s}:BasisschemaXsdVersie><{s}:BerichtXsdVersie>{_escaped(versions[1].text)}"
+        f"</{s}:BerichtXsdVersie></{p}:XsdVersieDeclaratie>",
+        _codes_text(p, plan.header_codes),
+        f"</{p}:Header>",
+    ]
+    if plan.declaration_codes is not None:
+        total = body_in[3]
+        granted = 0
+        if plan.declaration_codes[0] in (NO_REMARKS, ALL_GRANTED):
+            granted = sum(signed(ln.amount, ln.debit_credit) for c in declaration.clients for ln in c.lines)
+        parts += [
+            f"<{p}:DeclaratieAntwoord><{p}:DeclaratieNummer>{_escaped(body_in[0].text)}</{p}:DeclaratieNummer>",
+            f"<{p}:TotaalIngediendBedrag><{s}:TotaalBedrag>{_escaped(total[0].text)}</{s}:TotaalBedrag>",
+            f"<{s}:DebetCredit>{_escaped(total[1].text)}</{s}:DebetCredit></{p}:TotaalIngediendBedrag>",
+            f"<{p}:TotaalToegekendBedrag><{s}:TotaalBedrag>{abs(granted)}</{s}:TotaalBedrag>",
+            f"<{s}:DebetCredit>{'C' if granted < 0 else 'D'}</{s}:DebetCredit></{p}:TotaalToegekendBedrag>",
+            _codes_text(p, plan.declaration_codes),
+            f"</{p}:DeclaratieAntwoord>",
+        ]
+    parts.append(f"</{p}:Bericht>")
+    return "".join(parts).encode("utf-8")
+
+
 def write_325(
     root: etree._Element,
     declaration: Declaration,
@@ -96,12 +170,17 @@ def write_325(
     *,
     message_id: str,
     today: date,
+    by_element: bool = False,
 ) -> bytes:
     """The 325 bytes (UTF-8, XML declaration, no byte-order mark) answering ``root``, a schema-valid 323."""
     if not 1 <= len(message_id) <= 12:
         raise ValueError("a 325 message id has 1 to 12 characters")
     header_in, body_in = root[0], root[1]
     basis_ns = etree.QName(header_in[5][0]).namespace or ""  # of BerichtIdentificatie/Identificatie
+    if not by_element and not plan.clients and not plan.lines:  # no client is returned: the common answer
+        return _template_325(
+            root, declaration, plan, answer, basis_ns=basis_ns, message_id=message_id, today=today
+        )
     w = ElementWriter(etree.QName(root).namespace or "", answer.namespace, basis_ns)
     nsmap = {answer.name.lower(): answer.namespace, answer.standard: basis_ns}
     bericht = etree.Element(w.m("Bericht"), nsmap=nsmap)

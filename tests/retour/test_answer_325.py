@@ -294,3 +294,58 @@ class TestPlan:
         assert answer.body is not None
         assert answer.body.total_granted == (0, "D")
         assert answer.body.retourcodes == ("9333",)
+
+
+class TestTemplatePath:
+    """The common answer (no client returned) is rendered from a template: byte-identical to the elements."""
+
+    @staticmethod
+    def both(c: Checked, plan: object = None) -> tuple[bytes, bytes]:
+        assert isinstance(c.message, Declaration)
+        assert c.root is not None
+        p = plan if plan is not None else plan_answer(c.verdict)
+        assert p is not None
+        spec = default_registry().spec_named("JW325" if c.verdict.message_type == "JW323" else "WMO325")
+        assert spec is not None
+        kwargs = {"message_id": "A&<1", "today": ANSWER_DAY}
+        fast = write_325(c.root, c.message, p, spec, **kwargs)  # type: ignore[arg-type]
+        slow = write_325(c.root, c.message, p, spec, by_element=True, **kwargs)  # type: ignore[arg-type]
+        return fast, slow
+
+    def test_all_granted_is_identical(self) -> None:
+        """All granted: the same bytes either way."""
+        fast, slow = self.both(checked(BASE))
+        assert fast == slow
+
+    def test_whole_rejection_is_identical(self) -> None:
+        """Header-only answer (TR358): the same bytes either way."""
+        fast, slow = self.both(checked(replace(BASE, total=(1, "D"))))
+        assert fast == slow
+
+    def test_declaration_rejection_is_identical(self) -> None:
+        """A 9333 answer (granted 0, no clients): the same bytes either way."""
+        plan = plan_answer(
+            Verdict(
+                "x",
+                "JW323",
+                False,
+                Stage.RULES,
+                (Finding("TR333", "9333", "/Bericht/Declaratie/DeclaratieNummer", "m"),),
+            )
+        )
+        fast, slow = self.both(checked(BASE), plan)
+        assert fast == slow
+
+    def test_escaping_is_identical(self) -> None:
+        """Texts with &, <, > and a carriage return (as a character reference) are escaped as lxml does."""
+        # An integer may carry whitespace (collapsed by the schema), so a carriage return can reach an echo.
+        data = render(replace(BASE, message_id="M&<>1")).replace(
+            b"<ijw:TotaalBedrag>27700<", b"<ijw:TotaalBedrag>&#13;27700<", 1
+        )
+        assert b"&#13;27700" in data
+        c = checked(data)
+        assert c.verdict.valid, c.verdict.errors
+        fast, slow = self.both(c)
+        assert fast == slow
+        assert b"&#13;" in fast
+        verify(fast, c)
