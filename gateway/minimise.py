@@ -334,10 +334,11 @@ def pipeline_step(
     def step(checked: Checked, plan: AnswerPlan | None, env: Environment) -> Minimised:
         optouts = _CallableLookup(env.optout) if env.optout is not None else fallback
         result = minimiser.minimise(checked, optouts)
-        filtered = result.filtered
+        # No pipeline output carries the filtered message (billing, answers, restricted originals and audit
+        # do); it is rendered on request by ``minimise --json``, so the pipeline does not render it.
         return Minimised(
             billing=tuple(result.billing),
-            filtered=None if filtered is None else filtered.encode("utf-8"),
+            filtered=None,
             audit=tuple(a.to_json() for a in result.audit),
             restricted=tuple(restricted_json(r) for r in result.restricted_lines),
         )
