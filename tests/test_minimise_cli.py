@@ -370,9 +370,14 @@ class TestPipelineStep:
         assert minimised.billing[0]["product_code"] is None
         assert minimised.restricted[0]["original"]["product_code"] == "45D01"
         assert minimised.restricted[0]["rules"] == ["optout-disorder-restrict"]
-        assert minimised.filtered is not None
-        assert b"45D01" not in minimised.filtered
+        assert minimised.filtered is None  # no pipeline output carries the filtered message ...
         assert [a["action"] for a in minimised.audit] == ["restrict", "neutralise"]
+        # ... it is rendered on request (minimise --json), without the withheld code
+        minimiser = Minimiser(default_policy(), parse_products(PRODUCTS))
+        checked = validator().check(disorder_message(tmp_path).read_bytes(), "d.xml", today=TODAY)
+        filtered = minimiser.minimise(checked, register).filtered
+        assert filtered is not None
+        assert "45D01" not in filtered
 
     def test_default_step_factory(self) -> None:
         """The module-level factory builds the default policy step (no opt-outs without a register)."""
