@@ -19,6 +19,7 @@ from typing import TextIO
 
 from filters.policy import PolicyError
 from gateway import __version__
+from gateway.argtypes import positive_int
 from gateway.batch import validate_items
 from gateway.config import ConfigError, Settings
 from gateway.intake.sources import InputError, expand, iter_items
@@ -49,16 +50,6 @@ class UsageError(Exception):
     """Bad arguments or unreadable input: exit status 2."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jwmo-gateway",
@@ -86,11 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the JW323/WMO323 that the given 325 messages answer: adds the echo rules (TR337, TR367, ...)",
     )
     validate.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     validate.add_argument(
         "--max-message-bytes",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="size limit (default: $JWMO_MAX_MESSAGE_BYTES or 25 MiB)",
     )
@@ -102,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("inbox", metavar="INBOX")
     process.add_argument("--out", metavar="DIR", help="outbox directory (default: $JWMO_DATA_DIR/outbox)")
     process.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     worker = commands.add_parser(
         "worker",
@@ -110,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Consume declarations.in, run the pipeline, produce the outputs, commit after every ack.",
     )
     worker.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, help="pipeline processes (default: CPUs)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="pipeline processes (default: CPUs)"
     )
     add_serve_parser(commands)
     add_minimise_parser(commands)

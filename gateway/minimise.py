@@ -44,6 +44,7 @@ from filters.engine import Engine, FieldTuple, LineResult, LineView
 from filters.fields import POLICY_SET_FIELDS, Value
 from filters.policy import Policy, PolicyError, default_policy_text, parse_policy
 from filters.products import EMPTY, ProductTable, ProductTableError, default_products_text, parse_products
+from gateway.argtypes import positive_int
 from gateway.billing import BILLING_FIELDS, record_from_values, record_text
 from gateway.config import Settings
 from gateway.intake.sources import Item, expand, iter_items
@@ -475,16 +476,6 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _SHOWN_ERRORS = 3
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_parser(commands: Any) -> None:
     """Add the ``minimise`` subcommand to the CLI's subparsers."""
     p = commands.add_parser(
@@ -518,9 +509,9 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument("--schema-dir", action="append", default=None, metavar="DIR", help="extra XSDs")
     p.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
-    p.add_argument("--max-message-bytes", type=_positive, default=None, help="size limit")
+    p.add_argument("--max-message-bytes", type=positive_int, default=None, help="size limit")
 
 
 def _human_line(processed: Processed) -> str:
