@@ -113,8 +113,34 @@ def dlq_reference(outcome: Outcome, origin: str) -> dict[str, Any]:
     }
 
 
+class _Keys:
+    """A bounded set of message keys (oldest forgotten first)."""
+
+    def __init__(self, limit: int) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+
 class KafkaHandover:
-    """Produces an outcome's outputs and waits for every acknowledgement (the :class:`Handover` protocol)."""
+    """Produces outcomes' outputs and waits for every acknowledgement (the :class:`Handover` protocol).
+
+    Two sets of message keys: ``billed`` (billing records known to be in billing.records: read back from
+    its tail, or acknowledged here) and ``handled`` (every output acknowledged by this process). A key in
+    ``handled`` is skipped entirely; a key only in ``billed`` (a redelivery after a crash or rebalance)
+    gets its other outputs again (at-least-once) but no second billing record.
+    """
 
     def __init__(
         self, config: KafkaConfig, producer: AIOKafkaProducer, metrics: Metrics | None = None
@@ -122,32 +148,29 @@ class KafkaHandover:
         self.config = config
         self.producer = producer
         self.metrics = metrics
-        self._handled: OrderedDict[str, None] = OrderedDict()
+        self._billed = _Keys(config.dedup_memory)
+        self._handled = _Keys(config.dedup_memory)
 
     def remember(self, key_text: str) -> None:
-        self._handled[key_text] = None
-        self._handled.move_to_end(key_text)
-        while len(self._handled) > self.config.dedup_memory:
-            self._handled.popitem(last=False)
+        """Record that the billing records of ``key_text`` are in the billing topic."""
+        self._billed.add(key_text)
 
     def forget_all(self) -> None:
+        self._billed.clear()
         self._handled.clear()
 
     def seen(self, key_text: str) -> bool:
         return key_text in self._handled
 
-    async def hand_over(self, outcome: Outcome, origin: str = "") -> bool:
-        key_text = message_key_text(outcome.dedup_key)
-        if self.seen(key_text):
-            if self.metrics is not None:
-                self.metrics.duplicates.labels("kafka").inc()
-            return False
-        sends: list[Awaitable[Any]] = []
+    async def _send(self, outcome: Outcome, key_text: str, origin: str) -> list[Awaitable[Any]]:
+        """Enqueue every output of one outcome; the futures resolve on acknowledgement."""
         c = self.config
-        for record in outcome.minimised.billing:
-            value = {"message_key": key_text, **record}
-            route = f"{record.get('sender_agb', '')}:{record.get('declaration_number', '')}"
-            sends.append(await self.producer.send(c.topic_billing, _json(value), key=route.encode()))
+        sends: list[Awaitable[Any]] = []
+        if key_text not in self._billed:
+            for record in outcome.minimised.billing:
+                value = {"message_key": key_text, **record}
+                route = f"{record.get('sender_agb', '')}:{record.get('declaration_number', '')}"
+                sends.append(await self.producer.send(c.topic_billing, _json(value), key=route.encode()))
         if outcome.answer is not None:
             provider = outcome.dedup_key[0].encode()
             sends.append(await self.producer.send(c.topic_retour, outcome.answer, key=provider))
@@ -157,9 +180,34 @@ class KafkaHandover:
         if outcome.verdict.stage in (Stage.TRANSPORT, Stage.SCHEMA) or _is_internal(outcome):
             ref = dlq_reference(outcome, origin)
             sends.append(await self.producer.send(c.topic_dlq, _json(ref), key=key_text.encode()))
+        return sends
+
+    async def hand_over_batch(self, items: Sequence[tuple[Outcome, str]]) -> int:
+        """Hand over a batch of (outcome, origin): enqueue everything, then await every acknowledgement.
+
+        Returns how many outcomes were handed over (duplicates are skipped). Raises when any send fails;
+        then nothing of the batch counts as handled and the caller commits nothing.
+        """
+        sends: list[Awaitable[Any]] = []
+        keys: list[str] = []
+        in_batch: set[str] = set()
+        for outcome, origin in items:
+            key_text = message_key_text(outcome.dedup_key)
+            if key_text in self._handled or key_text in in_batch:
+                if self.metrics is not None:
+                    self.metrics.duplicates.labels("kafka").inc()
+                continue
+            in_batch.add(key_text)
+            sends.extend(await self._send(outcome, key_text, origin))
+            keys.append(key_text)
         await asyncio.gather(*sends)  # every acknowledgement, or an exception (then nothing is committed)
-        self.remember(key_text)
-        return True
+        for key_text in keys:
+            self._billed.add(key_text)
+            self._handled.add(key_text)
+        return len(keys)
+
+    async def hand_over(self, outcome: Outcome, origin: str = "") -> bool:
+        return await self.hand_over_batch([(outcome, origin)]) == 1
 
     async def close(self) -> None:
         await self.producer.stop()
@@ -275,18 +323,20 @@ class KafkaWorker:
         records = [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
         self.metrics.in_flight.labels("kafka").set(len(records))
         outcomes = await self._outcomes(records)
-        for record, outcome in zip(records, outcomes, strict=True):
-            origin = f"{record.topic}/{record.partition}/{record.offset}"
-            while True:
-                try:
-                    await self.handover.hand_over(outcome, origin)
-                    break
-                except KafkaError as exc:  # broker unreachable: keep trying, commit nothing meanwhile
-                    self.metrics.failures.labels("kafka", "produce").inc()
-                    log.warning("handover_retry", origin=origin, error=type(exc).__name__)
-                    if self._stopping.is_set():
-                        raise
-                    await asyncio.sleep(0.5)
+        items = [(o, f"{r.topic}/{r.partition}/{r.offset}") for r, o in zip(records, outcomes, strict=True)]
+        while True:
+            try:
+                await self.handover.hand_over_batch(items)
+                break
+            except KafkaError as exc:  # broker unreachable: retry the batch, commit nothing meanwhile
+                self.metrics.failures.labels("kafka", "produce").inc()
+                log.warning("handover_retry", records=len(items), error=type(exc).__name__)
+                if self._stopping.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(KafkaError):  # what did reach billing before the failure
+                    await self.rebuild_dedup()
+        for outcome in outcomes:
             self.metrics.observe("kafka", outcome)
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
         self.batches += 1
