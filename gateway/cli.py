@@ -38,6 +38,8 @@ from gateway.service.serve import run_serve
 from gateway.stores.admin import add_parser as add_optout_parser
 from gateway.stores.admin import run as run_optout
 from gateway.stores.optouts import OptoutError
+from gateway.stores.retention import add_parser as add_purge_parser
+from gateway.stores.retention import run as run_purge
 from gateway.validation import Validator
 
 __all__ = ["main"]
@@ -106,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     add_serve_parser(commands)
     add_minimise_parser(commands)
     add_optout_parser(commands)
+    add_purge_parser(commands)
     return parser
 
 
@@ -209,6 +212,7 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         "serve": lambda: run_serve(args, settings),
         "minimise": lambda: run_minimise(args, sys.stdout, settings),
         "optout": lambda: run_optout(args, sys.stdout, settings),
+        "purge": lambda: run_purge(args, sys.stdout, settings),
     }
     return commands[args.command]()
 

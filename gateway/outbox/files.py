@@ -9,13 +9,14 @@ handled in the ledger.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gateway.outbox.ledger import Ledger
 from gateway.pipeline import DedupKey, Outcome, answer_id
@@ -59,12 +60,31 @@ class RunReport:
         }
 
 
-def _open_append(path: Path, mode: int | None = None) -> IO[str]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    fd = os.open(path, flags, mode if mode is not None else 0o644)
-    if mode is not None:
-        os.chmod(path, mode)
-    return os.fdopen(fd, "a", encoding="utf-8")
+class _AppendFile:
+    """An append-only file written through its descriptor: every append is fsynced, and an append that
+    is part of a failed hand-over is undone by truncating back to the size before it."""
+
+    def __init__(self, path: Path, mode: int | None = None) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode if mode is not None else 0o644)
+        if mode is not None:
+            os.chmod(path, mode)
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self._fd, size)
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def _keys_in(path: Path, start: int) -> Iterator[DedupKey]:
@@ -93,9 +113,9 @@ class FileOutbox:
         (directory / "retour").mkdir(exist_ok=True)
         self.billing_path = directory / "billing.jsonl"
         self._reconcile()
-        self._billing = _open_append(self.billing_path)
-        self._restricted = _open_append(directory / "restricted.jsonl", _OWNER_ONLY)
-        self._audit = _open_append(directory / "audit.jsonl")
+        self._billing = _AppendFile(self.billing_path)
+        self._restricted = _AppendFile(directory / "restricted.jsonl", _OWNER_ONLY)
+        self._audit = _AppendFile(directory / "audit.jsonl")
         self.report = RunReport()
 
     def _reconcile(self) -> None:
@@ -108,13 +128,8 @@ class FileOutbox:
         self.ledger.set_meta(marker, str(size))
 
     @staticmethod
-    def _write_lines(fh: IO[str], records: tuple[Mapping[str, Any], ...], extra: Mapping[str, Any]) -> None:
-        if not records:
-            return
-        for record in records:
-            fh.write(json.dumps({**extra, **record}, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    def _lines(records: tuple[Mapping[str, Any], ...], extra: Mapping[str, Any]) -> bytes:
+        return "".join(json.dumps({**extra, **r}, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
     def write(self, outcome: Outcome) -> bool:
         """Hand over one outcome; False when it was a duplicate (nothing written)."""
@@ -134,17 +149,35 @@ class FileOutbox:
             return False
         key_text = message_key_text(key)
         minimised = outcome.minimised
-        self._write_lines(self._billing, minimised.billing, {"message_key": key_text})
-        self._write_lines(self._restricted, minimised.restricted, {"message_key": key_text})
-        self._write_lines(self._audit, minimised.audit, {"message_key": key_text})
+        extra = {"message_key": key_text}
+        appends = [
+            (f, self._lines(records, extra))
+            for f, records in (
+                (self._billing, minimised.billing),
+                (self._restricted, minimised.restricted),
+                (self._audit, minimised.audit),
+            )
+            if records
+        ]
+        sizes = [(f, f.size()) for f, _ in appends]
+        try:
+            for f, data in appends:
+                f.append(data)
+            if outcome.answer is not None:
+                suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
+                (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(outcome.answer)
+            self.ledger.claim(key)
+        except BaseException:
+            # Not handed over (disk full, ledger locked, ...): undo the appends, so the caller's retry
+            # (it got an error) bills nothing twice. A rewritten answer file has the same name and bytes.
+            for f, size in sizes:
+                with contextlib.suppress(OSError):
+                    f.truncate(size)
+            raise
         if outcome.answer is not None:
-            suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
-            path = self.directory / "retour" / f"{answer_id(key)}{suffix}"
-            path.write_bytes(outcome.answer)
             report.answers += 1
         report.billing_records += len(minimised.billing)
         report.restricted_lines += len(minimised.restricted)
-        self.ledger.claim(key)
         return True
 
     def close(self) -> None:

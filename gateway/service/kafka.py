@@ -235,7 +235,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.worker.rebuild_dedup()
+        # aiokafka may already fetch the new partitions while this callback runs: the rebuild is done by
+        # the worker's loop before it hands over anything fetched after the assignment.
+        self.worker.rebuild_needed = True
 
 
 # ---- pipeline work in worker processes -------------------------------------------------------------
@@ -284,6 +286,7 @@ class KafkaWorker:
         self.handover: KafkaHandover | None = None
         self.processed = 0
         self.batches = 0
+        self.rebuild_needed = True  # read the billed keys before handing over anything
 
     def stop(self) -> None:
         """Ask the worker to finish the batch in flight, commit and close."""
@@ -363,11 +366,22 @@ class KafkaWorker:
             max_poll_interval_ms=300_000,
         )
         self.consumer.subscribe([c.topic_in], listener=_Rebalance(self))
+        await self.rebuild_dedup()  # before joining: what is billed already (again after every assignment)
         await self.consumer.start()
         log.info("kafka_worker_started", topic=c.topic_in, group=c.group_id)
         try:
             while not self._stopping.is_set():
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=c.max_in_flight)
+                while self.rebuild_needed:  # a (re)assignment: know what was billed before handing over
+                    try:
+                        await self.rebuild_dedup()
+                        self.rebuild_needed = False
+                    except KafkaError as exc:  # broker unreachable: nothing is handed over meanwhile
+                        self.metrics.failures.labels("kafka", "dedup-rebuild").inc()
+                        log.warning("dedup_rebuild_retry", error=type(exc).__name__)
+                        if self._stopping.is_set():
+                            raise
+                        await asyncio.sleep(0.5)
                 if batch:
                     await self._handle(batch)
         finally:
@@ -379,8 +393,8 @@ class KafkaWorker:
 async def billed_keys(config: KafkaConfig) -> AsyncIterator[str]:
     """The message keys of the last ``dedup_tail`` records of every billing.records partition."""
     reader = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
-    await reader.start()
     try:
+        await reader.start()  # inside the try: a failed start (broker unreachable) still closes the client
         partitions = reader.partitions_for_topic(config.topic_billing) or set()
         tps = [TopicPartition(config.topic_billing, p) for p in sorted(partitions)]
         if not tps:
