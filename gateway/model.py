@@ -31,6 +31,7 @@ __all__ = [
     "line_path",
     "read_answer",
     "read_declaration",
+    "read_header",
     "to_date",
 ]
 
@@ -153,9 +154,10 @@ def _text(el: etree._Element) -> str:
     return el.text or ""
 
 
-def _header(h: list[etree._Element]) -> Header:
+def read_header(h: list[etree._Element], versions_at: int = 6) -> Header:
+    """The Header record from the header's children (XsdVersie is child 6 in 3.2, child 8 in 2.x)."""
     ident = h[5]
-    versions = h[6]
+    versions = h[versions_at]
     return Header(
         bericht_code=_text(h[0]),
         sender=_text(h[3]),
@@ -306,7 +308,7 @@ def _read_declaration_tree(root: etree._Element) -> Declaration:
     period = d[1]
     total, total_dc = _amount(d[3])
     return Declaration(
-        header=_header(list(header)),
+        header=read_header(list(header)),
         number=_text(d[0]),
         period_start=to_date(period[0].text),
         period_end=to_date(period[1].text),
@@ -336,7 +338,7 @@ def read_answer(root: etree._Element) -> Answer:
             retourcodes=_codes(b[-1]),
         )
     return Answer(
-        header=_header(h),
+        header=read_header(h),
         declaration_id=(_text(decl_id[0]), to_date(decl_id[1].text)),
         xslt_version=_text(h[8]) if has_xslt else None,
         declaration_xsd_version=(_text(decl_xsd[0]), _text(decl_xsd[1])),

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from gateway.model import Header, Subject, to_date
+from gateway.model import Header, Subject, read_header, to_date
 from gateway.registry import default_registry
 
 __all__ = [
@@ -183,19 +183,6 @@ def _tags(root: etree._Element) -> _Tags:
     return _Tags(f"{prefix}ToewijzingNummer", f"{prefix}ProductCode", f"{prefix}ProductTarief")
 
 
-def _header(h: list[etree._Element]) -> Header:
-    ident = h[5]
-    versions = h[8]
-    return Header(
-        bericht_code=_text(h[0]),
-        sender=_text(h[3]),
-        receiver=_text(h[4]),
-        message_id=_text(ident[0]),
-        message_date=to_date(ident[1].text),
-        xsd_version=(_text(versions[0]), _text(versions[1])),
-    )
-
-
 def _line(p: etree._Element, client: int, index: int, tags: _Tags, answer: bool) -> Line2x:
     c = list(p)
     ref = c[0]
@@ -260,7 +247,7 @@ def _clients(clienten: etree._Element, tags: _Tags, answer: bool) -> tuple[Clien
 def read_declaration_2x(root: etree._Element) -> Declaration2x:
     """Read a schema-valid JW303 / WMO303."""
     h = list(root[0])
-    header = _header(h)
+    header = read_header(h, versions_at=8)
     period = h[6]
     total, total_dc = _amount(h[7][0])  # DeclaratieFactuurBedragen/DeclaratieFactuurTotaalBedrag
     return Declaration2x(
@@ -279,7 +266,7 @@ def read_declaration_2x(root: etree._Element) -> Declaration2x:
 def read_answer_2x(root: etree._Element) -> Answer2x:
     """Read a schema-valid JW304 / WMO304."""
     h = list(root[0])
-    header = _header(h)
+    header = read_header(h, versions_at=8)
     period = h[6]
     amounts = h[7]  # RetourBedragen
     retour = list(root[1])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 from functools import lru_cache
 
-__all__ = ["EARLIEST_DATE", "elfproef", "is_whole_month", "last_day_of_month", "signed", "years_before"]
+__all__ = ["EARLIEST_DATE", "elfproef", "is_whole_month", "signed", "years_before"]
 
 EARLIEST_DATE = date(2021, 1, 1)  # CS100: 3.x declarations start in 2021
 _ONE_DAY = timedelta(days=1)
@@ -29,10 +28,6 @@ def is_whole_month(start: date, end: date) -> bool:
         and end.year == start.year
         and (end == date.max or (end + _ONE_DAY).day == 1)
     )
-
-
-def last_day_of_month(d: date) -> date:
-    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
 
 
 def signed(amount: int, debit_credit: str) -> int:

@@ -33,6 +33,7 @@ from gateway.service.metrics import Metrics
 from gateway.testing.builders import random_declaration, render
 from tests.faults.proxy import FaultProxy, Mode
 from tests.helpers import TODAY
+from tests.kafka.test_worker import committed
 from tests.security.common import environment
 
 __all__ = [
@@ -111,20 +112,6 @@ async def read_values(cfg: KafkaConfig, topic: str) -> list[bytes]:
         return out
     finally:
         await reader.stop()
-
-
-async def committed(cfg: KafkaConfig) -> int:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=cfg.bootstrap, group_id=cfg.group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        total = 0
-        for p in consumer.partitions_for_topic(cfg.topic_in) or set():
-            total += await consumer.committed(TopicPartition(cfg.topic_in, p)) or 0
-        return total
-    finally:
-        await consumer.stop()
 
 
 def billing_counts(values: list[bytes]) -> Counter[tuple[str, str]]:
