@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, cast
 
-from gateway.registry import SchemaRegistry
-from gateway.results import Verdict
+from gateway.registry import MessageSpec, SchemaRegistry
+from gateway.results import Finding, Stage, Verdict
 from gateway.retour import build_answer
 from gateway.retour.plan import AnswerPlan, plan_answer
 from gateway.validation import Checked, Validator
 
 __all__ = [
+    "ConflictingDuplicate",
     "DedupKey",
     "Environment",
     "Keyed",
@@ -29,8 +30,10 @@ __all__ = [
     "Minimiser",
     "Outcome",
     "answer_id",
+    "content_digest",
     "dedup_key",
     "process",
+    "refuse_duplicate",
 ]
 
 DedupKey = tuple[str, str, str]  # (Afzender, BerichtCode, message identification)
@@ -79,6 +82,8 @@ class Outcome:
     dedup_key: DedupKey
     answer: bytes | None
     minimised: Minimised
+    digest: str = ""  # content_digest() of the message: same key + other digest = a conflicting duplicate
+    refused_duplicate: bool = False  # the TR056 answer to a conflicting duplicate: nothing but the answer
 
     def to_json(self) -> dict[str, Any]:
         """The ``validate --json`` object plus the answer text (HTTP contract, clarifications 19)."""
@@ -106,6 +111,21 @@ def dedup_key(checked: Checked, data: bytes) -> DedupKey:
     return ("", "", hashlib.sha256(data).hexdigest())
 
 
+class ConflictingDuplicate(Exception):  # noqa: N818 - the domain's name for the case
+    """A message whose key was handed over before with other content (TR056 / retourcode 9056).
+
+    Raised by a hand-over; carries no key or content (they may identify the sender's client).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("this message identification was used before for other content")
+
+
+def content_digest(data: bytes) -> str:
+    """What tells a redelivery (same bytes) from a conflicting duplicate: 32 hex digits of SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def answer_id(key: DedupKey) -> str:
     """A stable 12-character id for the answer to a message: a redelivery gets the same answer id."""
     return hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:12].upper()
@@ -126,4 +146,56 @@ def process(data: bytes, source: str, env: Environment) -> Outcome:
     minimised = Minimised()
     if env.minimiser is not None and checked.spec is not None:
         minimised = env.minimiser(checked, plan, env)
-    return Outcome(checked.verdict, key, answer, minimised)
+    return Outcome(checked.verdict, key, answer, minimised, content_digest(data))
+
+
+# Where each generation keeps the message identification that TR056 is about.
+_IDENTIFICATION = {
+    "xml-3": "/Bericht/Header/BerichtIdentificatie/Identificatie",
+    "xml-2": "/Bericht/Header/DeclaratieFactuurIdentificatie/DeclarantFactuurNummer",
+}
+DUPLICATE_RULE = "TR056"
+DUPLICATE_RETOURCODE = "9056"
+
+
+def _identification_path(spec: MessageSpec) -> str:
+    if spec.format != "xml":
+        return f"/{spec.name}/R01[1]/IDENTIFICATIE_BERICHT"
+    return _IDENTIFICATION["xml-2" if spec.release.startswith("2") else "xml-3"]
+
+
+def refuse_duplicate(data: bytes, source: str, env: Environment) -> Outcome:
+    """The outcome for a conflicting duplicate: refused as a whole under TR056 (retourcode 9056).
+
+    The message is checked again, its findings get the TR056 finding at Header level (so the answer
+    rejects the message with 9056 and grants nothing), and nothing of it is billed or minimised. The
+    answer has its own id: the first message's answer keeps its name.
+    """
+    checked = env.validator.check(data, source, today=env.today)
+    key = dedup_key(checked, data)
+    digest = content_digest(data)
+    spec = checked.spec
+    if spec is None or checked.message is None:  # unreadable now: it is not a duplicate of anything
+        return Outcome(checked.verdict, key, None, Minimised(), digest)
+    finding = Finding(
+        DUPLICATE_RULE,
+        DUPLICATE_RETOURCODE,
+        _identification_path(spec),
+        "this message identification was used before by this sender for other content",
+    )
+    verdict = Verdict(
+        checked.verdict.source,
+        checked.verdict.message_type,
+        False,
+        Stage.RULES,
+        (finding, *(e for e in checked.verdict.errors if e.code != DUPLICATE_RULE)),
+    )
+    refused = checked._replace(verdict=verdict)
+    plan = plan_answer(verdict) if spec.kind == "declaration" else None
+    answer = None
+    if plan is not None:
+        answer_key = (*key[:2], f"{key[2]}:{digest}")
+        answer = build_answer(
+            refused, env.registry, message_id=answer_id(answer_key), today=env.today, plan=plan
+        )
+    return Outcome(verdict, key, answer, Minimised(), digest, refused_duplicate=True)

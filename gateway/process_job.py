@@ -18,7 +18,16 @@ from typing import TextIO
 from gateway.batch import run_batch, transport_verdict, validator_for
 from gateway.intake.sources import InputError, Item, expand, iter_items
 from gateway.outbox import FileOutbox, Ledger
-from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, dedup_key, process
+from gateway.pipeline import (
+    ConflictingDuplicate,
+    Environment,
+    Minimised,
+    Minimiser,
+    Outcome,
+    dedup_key,
+    process,
+    refuse_duplicate,
+)
 from gateway.validation import Checked
 
 __all__ = ["ProcessOptions", "run_process"]
@@ -44,10 +53,13 @@ def _process_one(env: Environment, item: Item) -> Outcome:
     return process(item.data, item.source, env)
 
 
-def _process_worker(options: ProcessOptions) -> Callable[[Item], Outcome]:
+def _environment(options: ProcessOptions) -> Environment:
     minimiser = options.minimiser_factory() if options.minimiser_factory is not None else None
-    env = Environment(validator_for(options.schema_dirs, options.max_bytes), options.today, minimiser)
-    return partial(_process_one, env)
+    return Environment(validator_for(options.schema_dirs, options.max_bytes), options.today, minimiser)
+
+
+def _process_worker(options: ProcessOptions) -> Callable[[Item], Outcome]:
+    return partial(_process_one, _environment(options))
 
 
 def run_process(options: ProcessOptions, out: TextIO) -> int:
@@ -64,14 +76,24 @@ def run_process(options: ProcessOptions, out: TextIO) -> int:
             workers=options.workers,
             file_count=len(files),
         )
+        conflicts: set[str] = set()
         for outcome in outcomes:
-            outbox.write(outcome)
+            try:
+                outbox.write(outcome)
+            except ConflictingDuplicate:
+                conflicts.add(outcome.verdict.source)
+        if conflicts:  # rare: read those messages again and refuse them under TR056
+            env = _environment(options)
+            for item in iter_items(files, options.max_bytes):
+                if item.source in conflicts and item.data is not None:
+                    outbox.write_refusal(refuse_duplicate(item.data, item.source, env))
     finally:
         outbox.close()
         ledger.close()
     r = outbox.report
     out.write(
-        f"{r.messages} message(s): {r.valid} valid, {r.invalid} invalid, {r.duplicates} already handled; "
+        f"{r.messages} message(s): {r.valid} valid, {r.invalid} invalid, {r.duplicates} already handled, "
+        f"{r.conflicts} refused as conflicting duplicate(s); "
         f"{r.billing_records} billing record(s), {r.answers} answer(s), {r.restricted_lines} restricted "
         f"line(s) -> {options.out}\n"
     )

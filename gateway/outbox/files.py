@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.outbox.ledger import Ledger
-from gateway.pipeline import DedupKey, Outcome, answer_id
+from gateway.pipeline import ConflictingDuplicate, DedupKey, Outcome, answer_id
 
 __all__ = ["FileOutbox", "RunReport", "message_key_text"]
 
@@ -38,6 +38,7 @@ class RunReport:
     valid: int = 0
     invalid: int = 0
     duplicates: int = 0
+    conflicts: int = 0  # same key, other content: refused under TR056
     billing_records: int = 0
     answers: int = 0
     restricted_lines: int = 0
@@ -51,6 +52,7 @@ class RunReport:
             "valid": self.valid,
             "invalid": self.invalid,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "billing_records": self.billing_records,
             "answers": self.answers,
             "restricted_lines": self.restricted_lines,
@@ -132,7 +134,34 @@ class FileOutbox:
         return "".join(json.dumps({**extra, **r}, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
     def write(self, outcome: Outcome) -> bool:
-        """Hand over one outcome; False when it was a duplicate (nothing written)."""
+        """Hand over one outcome; False when it was a duplicate (nothing written).
+
+        Raises :class:`ConflictingDuplicate` (nothing written, nothing counted) when the key was handed
+        over before with other content: the caller answers it with :meth:`write_refusal`.
+        """
+        if outcome.refused_duplicate:
+            self.write_refusal(outcome)
+            return True
+        key = outcome.dedup_key
+        if outcome.digest and self.ledger.seen(key):
+            known = self.ledger.digest_of(key)
+            if known is not None and known != outcome.digest:
+                raise ConflictingDuplicate
+        self._count(outcome)
+        return self._write(outcome)
+
+    def write_refusal(self, outcome: Outcome) -> None:
+        """The answer to a conflicting duplicate (see :func:`gateway.pipeline.refuse_duplicate`): counted,
+        its answer stored under its own id; nothing billed, nothing recorded in the ledger."""
+        self._count(outcome)
+        self.report.conflicts += 1
+        if outcome.answer is not None:
+            key = (*outcome.dedup_key[:2], f"{outcome.dedup_key[2]}:{outcome.digest}")
+            suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
+            (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(outcome.answer)
+            self.report.answers += 1
+
+    def _count(self, outcome: Outcome) -> None:
         verdict = outcome.verdict
         report = self.report
         report.messages += 1
@@ -143,6 +172,9 @@ class FileOutbox:
             report.invalid += 1
             report.by_stage[verdict.stage.value if verdict.stage else "unknown"] += 1
             report.by_code.update(e.code for e in verdict.errors)
+
+    def _write(self, outcome: Outcome) -> bool:
+        report = self.report
         key = outcome.dedup_key
         if self.ledger.seen(key):
             report.duplicates += 1
@@ -166,7 +198,7 @@ class FileOutbox:
             if outcome.answer is not None:
                 suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
                 (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(outcome.answer)
-            self.ledger.claim(key)
+            self.ledger.claim(key, outcome.digest or None)
         except BaseException:
             # Not handed over (disk full, ledger locked, ...): undo the appends, so the caller's retry
             # (it got an error) bills nothing twice. A rewritten answer file has the same name and bytes.

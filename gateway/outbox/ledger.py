@@ -1,9 +1,10 @@
 """The ledger of handled messages (SQLite): the de-duplication state of the embedded default.
 
-A message is identified by (Afzender, BerichtCode, Identificatie). ``claim`` records it; a message that
-was claimed before is a duplicate and bills nothing. Keys found in the billing output but missing here
-(a crash between writing and recording) are added by :meth:`Ledger.reconcile`, so a restart never bills
-a message twice.
+A message is identified by (Afzender, BerichtCode, Identificatie). ``claim`` records it with the digest
+of its content; a message that was claimed before is a duplicate and bills nothing: with the same digest
+a redelivery, with another digest a conflicting duplicate (TR056, see :meth:`Ledger.digest_of`). Keys
+found in the billing output but missing here (a crash between writing and recording) are added by
+:meth:`Ledger.reconcile`, so a restart never bills a message twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS handled (
     code TEXT NOT NULL,
     ident TEXT NOT NULL,
     handled_at TEXT NOT NULL,
+    digest TEXT,
     PRIMARY KEY (sender, code, ident)
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +43,9 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(handled)")}
+            if "digest" not in columns:  # a ledger written before digests were kept
+                self._db.execute("ALTER TABLE handled ADD COLUMN digest TEXT")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open the ledger at {path}: {exc.__class__.__name__}") from None
 
@@ -56,13 +61,25 @@ class Ledger:
             raise LedgerError(f"cannot read the ledger: {exc.__class__.__name__}") from None
         return row is not None
 
-    def claim(self, key: DedupKey) -> bool:
-        """Record a key; False when it was recorded before (a duplicate)."""
+    def digest_of(self, key: DedupKey) -> str | None:
+        """The content digest recorded with ``key``: None when the key is new or was recorded without one
+        (then a conflict cannot be told from a redelivery, and it counts as a redelivery)."""
+        try:
+            row = self._db.execute(
+                "SELECT digest FROM handled WHERE sender = ? AND code = ? AND ident = ?", key
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger: {exc.__class__.__name__}") from None
+        return None if row is None or row[0] is None else str(row[0])
+
+    def claim(self, key: DedupKey, digest: str | None = None) -> bool:
+        """Record a key (with its content digest); False when it was recorded before (a duplicate)."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO handled (sender, code, ident, handled_at) VALUES (?, ?, ?, ?)",
-                (*key, now),
+                "INSERT OR IGNORE INTO handled (sender, code, ident, handled_at, digest) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (*key, now, digest),
             )
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write the ledger: {exc.__class__.__name__}") from None

@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Settings
 from gateway.logs import get_logger
-from gateway.pipeline import Minimiser, Outcome
+from gateway.pipeline import ConflictingDuplicate, Minimiser, Outcome
 from gateway.service.auth import AuthConfig, Denial, Identity
 from gateway.service.handover import FileHandover, Handover
 from gateway.service.metrics import Metrics
@@ -366,12 +366,17 @@ class _Service:
             archive = _is_archive(request.headers.get("content-type"))
             body = await self._read_body(request)
             outcomes = await self._process(body, archive)
+            if identity is not None:
+                self._authorise(identity, outcomes)
+            conflicts = await self._hand_over(outcomes, info)
+            if conflicts:  # same identification, other content: refuse those under TR056 (9056)
+                again = await self._process(body, archive, refuse=frozenset(conflicts))
+                for position in conflicts:
+                    outcomes[position] = again[position]
+                await self._hand_over([outcomes[p] for p in conflicts], info)
             info["messages"] = len(outcomes)
             info["types"] = sorted({o.verdict.message_type or "unknown" for o in outcomes})
             info["codes"] = sorted({e.code for o in outcomes for e in o.verdict.errors})
-            if identity is not None:
-                self._authorise(identity, outcomes)
-            await self._hand_over(outcomes, info)
         except _RefusedError as refused:
             info["code"] = refused.code
             metrics.rejected.labels(str(refused.status)).inc()
@@ -391,14 +396,18 @@ class _Service:
             metrics.observe("http", outcome)
         return JSONResponse({"results": [o.to_json() for o in outcomes]})
 
-    async def _process(self, body: bytes, archive: bool) -> list[Outcome]:
+    async def _process(
+        self, body: bytes, archive: bool, refuse: frozenset[int] = frozenset()
+    ) -> list[Outcome]:
         metrics = self.metrics
         source = SOURCE_ARCHIVE if archive else SOURCE_MESSAGE
         in_flight = metrics.in_flight.labels("http")
         in_flight.inc()
         started = time.perf_counter()
         try:
-            outcomes = await self.pool.run(body, archive=archive, source=source, today=self.config.today())
+            outcomes = await self.pool.run(
+                body, archive=archive, source=source, today=self.config.today(), refuse=refuse
+            )
         finally:
             in_flight.dec()
         per_message = (time.perf_counter() - started) / max(1, len(outcomes))
@@ -406,16 +415,22 @@ class _Service:
             metrics.seconds.labels("http").observe(per_message)
         return outcomes
 
-    async def _hand_over(self, outcomes: list[Outcome], info: dict[str, Any]) -> None:
+    async def _hand_over(self, outcomes: list[Outcome], info: dict[str, Any]) -> list[int]:
+        """Hand every outcome over in order; the positions of conflicting duplicates (not handed over)."""
         handover = self.handover
         if handover is None:
             raise PoolUnavailableError("the handover is not running")
         duplicates = 0
-        for outcome in outcomes:
+        conflicts: list[int] = []
+        for position, outcome in enumerate(outcomes):
             if not _to_hand_over(outcome):
                 continue
             try:
                 fresh = await handover.hand_over(outcome)
+            except ConflictingDuplicate:
+                conflicts.append(position)
+                self.metrics.conflicts.labels("http").inc()
+                continue
             except Exception:
                 log.exception("handover_failed", request_id=info.get("request_id"))
                 self.metrics.failures.labels("http", "handover").inc()
@@ -429,7 +444,10 @@ class _Service:
             if not fresh:
                 duplicates += 1
                 self.metrics.duplicates.labels("http").inc()
-        info["duplicates"] = duplicates
+        info["duplicates"] = info.get("duplicates", 0) + duplicates
+        if conflicts:
+            info["conflicts"] = len(conflicts)
+        return conflicts
 
 
 def create_app(config: ServiceConfig) -> FastAPI:

@@ -33,6 +33,12 @@ class Metrics:
         self.duplicates = Counter(
             "jwmo_duplicates_total", "Redelivered messages skipped", ["adapter"], registry=self.registry
         )
+        self.conflicts = Counter(
+            "jwmo_conflicting_duplicates_total",
+            "Messages refused under TR056: identification handed over before with other content",
+            ["adapter"],
+            registry=self.registry,
+        )
         self.failures = Counter(
             "jwmo_failures_total", "Processing failures", ["adapter", "kind"], registry=self.registry
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 from gateway.batch import validator_for
 from gateway.intake.archive import ZipLimits, read_archive
 from gateway.logs import get_logger
-from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, process
+from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, process, refuse_duplicate
 from gateway.results import Finding, Stage, Verdict
 
 __all__ = ["PipelinePool", "PoolUnavailableError", "WorkerOptions", "run_body"]
@@ -69,24 +69,34 @@ def _unreadable(source: str, finding: Finding, salt: bytes) -> Outcome:
     return Outcome(verdict, ("", "", hashlib.sha256(salt).hexdigest()), None, Minimised())
 
 
-def run_body(env: Environment, body: bytes, archive: bool, source: str, today: date) -> list[Outcome]:
+def run_body(  # noqa: PLR0917 - called positionally through the executors
+    env: Environment,
+    body: bytes,
+    archive: bool,
+    source: str,
+    today: date,
+    refuse: frozenset[int] = frozenset(),
+) -> list[Outcome]:
     """The outcomes of one request body: one message, or every member of a ZIP archive in order.
 
-    A ZIP is named ``source`` when refused as a whole and ``source!member`` per member otherwise.
+    A ZIP is named ``source`` when refused as a whole and ``source!member`` per member otherwise. The
+    messages at the positions in ``refuse`` are refused as conflicting duplicates (TR056) instead.
     """
     if env.today != today:
         env = replace(env, today=today)
     if not archive:
-        return [process(body, source, env)]
+        return [refuse_duplicate(body, source, env) if 0 in refuse else process(body, source, env)]
     result = read_archive(body, ZipLimits(max_bytes=env.validator.limits.max_message_bytes))
     if result.error is not None:
         return [_unreadable(source, result.error, body)]
     outcomes: list[Outcome] = []
-    for member in result.members:
+    for position, member in enumerate(result.members):
         name = f"{source}!{member.name}"
         if member.error is not None or member.data is None:
             error = member.error or Finding("ZIP_MEMBER_CORRUPT", None, None, "the member cannot be read")
             outcomes.append(_unreadable(name, error, name.encode("utf-8", "surrogateescape")))
+        elif position in refuse:
+            outcomes.append(refuse_duplicate(member.data, name, env))
         else:
             outcomes.append(process(member.data, name, env))
     return outcomes
@@ -108,9 +118,11 @@ def _warm_process() -> bool:
     return _env is not None
 
 
-def _run_in_process(body: bytes, archive: bool, source: str, today: date) -> list[Outcome]:
+def _run_in_process(
+    body: bytes, archive: bool, source: str, today: date, refuse: frozenset[int]
+) -> list[Outcome]:
     assert _env is not None  # noqa: S101 - set by the pool initializer
-    return run_body(_env, body, archive, source, today)
+    return run_body(_env, body, archive, source, today, refuse)
 
 
 # ---- server side ---------------------------------------------------------------------------------
@@ -164,8 +176,17 @@ class PipelinePool:
     def ready(self) -> bool:
         return self._ready and not self._closed
 
-    async def run(self, body: bytes, *, archive: bool, source: str, today: date) -> list[Outcome]:
-        """Process one request body in a worker."""
+    async def run(
+        self,
+        body: bytes,
+        *,
+        archive: bool,
+        source: str,
+        today: date,
+        refuse: frozenset[int] = frozenset(),
+    ) -> list[Outcome]:
+        """Process one request body in a worker (``refuse``: positions to refuse as conflicting
+        duplicates)."""
         executor, warm = self._executor, self._warm
         if executor is None or warm is None or self._closed:
             raise PoolUnavailableError("the worker pool is not running")
@@ -173,11 +194,13 @@ class PipelinePool:
         loop = asyncio.get_running_loop()
         try:
             if self.processes:
-                return await loop.run_in_executor(executor, _run_in_process, body, archive, source, today)
+                return await loop.run_in_executor(
+                    executor, _run_in_process, body, archive, source, today, refuse
+                )
             env = self._thread_env
             if env is None:
                 raise PoolUnavailableError("the pipeline could not be started")
-            return await loop.run_in_executor(executor, run_body, env, body, archive, source, today)
+            return await loop.run_in_executor(executor, run_body, env, body, archive, source, today, refuse)
         except BrokenProcessPool:
             self._restart(executor)
             raise PoolUnavailableError("a worker process died; the pool is restarting") from None

@@ -31,7 +31,8 @@ import structlog
 from gateway.logs import configure_logging, redact
 from gateway.service.serve import _JsonLines
 from gateway.testing.builders import Client, random_bsn, render
-from tests.helpers import BASE, LINE_A, LINE_B
+from tests.helpers import BASE, LINE_A, LINE_B, TODAY, validator
+from tests.security.common import minimiser_factory
 from tests.security.tally import figure, record
 from tests.service.test_http import (
     API_KEY,
@@ -542,40 +543,41 @@ def conflicting_pair() -> tuple[bytes, bytes]:
     return first, changed
 
 
-def test_same_identificatie_with_other_content_is_not_lost_silently(tmp_path: Path) -> None:
-    """Second half of checklist 21: the conflicting message is not billed; this test pins what the sender
-    is told today (200, the original content stays the only one stored)."""
+def test_conflicting_duplicate_is_refused_under_tr056(tmp_path: Path) -> None:
+    """Checklist 21: same (Afzender, BerichtCode, Identificatie), other content: not valid, TR056 with
+    retourcode 9056, a 325 that rejects the message as a whole, and nothing of it billed; the first
+    message's answer keeps its file, the refusal gets its own."""
     first, changed = conflicting_pair()
+    out: dict[str, Any] = {}
 
     async def scenario() -> None:
-        async with serving(config_for(tmp_path)) as client:
-            assert (await client.post("/v1/declarations", content=first, headers=XML)).status_code == 200
-            await client.post("/v1/declarations", content=changed, headers=XML)
-            assert len(outbox_files(tmp_path)) == 1  # the conflicting content is stored nowhere
-
-    run(scenario)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a message whose (Afzender, BerichtCode, Identificatie) was handled before but whose "
-    "content differs is answered 200 valid as if accepted, yet it is dropped as a duplicate (TR056/9056: "
-    "should be refused, e.g. 409 or a verdict with 9056); the sender believes a declaration was accepted "
-    "that is never billed",
-)
-def test_conflicting_duplicate_is_refused_not_answered_as_accepted(tmp_path: Path) -> None:
-    """Checklist 21: same Identificatie, different content: refused (not a valid verdict), so the sender
-    knows the second declaration was not taken."""
-    first, changed = conflicting_pair()
-
-    async def scenario() -> None:
-        async with serving(config_for(tmp_path)) as client:
-            await client.post("/v1/declarations", content=first, headers=XML)
+        async with serving(config_for(tmp_path, minimiser_factory=minimiser_factory)) as client:
+            accepted = await client.post("/v1/declarations", content=first, headers=XML)
+            assert accepted.json()["results"][0]["valid"]
             response = await client.post("/v1/declarations", content=changed, headers=XML)
-            refused = response.status_code == 409 or not response.json()["results"][0]["valid"]
-            assert refused
+            out["status"] = response.status_code
+            out["result"] = response.json()["results"][0]
+            again = await client.post("/v1/declarations", content=first, headers=XML)  # a plain redelivery
+            out["again"] = again.json()["results"][0]
+            metrics = await client.get("/metrics")
+            out["metrics"] = metrics.text
 
     run(scenario)
+    result = out["result"]
+    assert out["status"] == 200
+    assert result["valid"] is False
+    assert [(e["code"], e["retourcode"]) for e in result["errors"]] == [("TR056", "9056")]
+    assert result["errors"][0]["path"] == "/Bericht/Header/BerichtIdentificatie/Identificatie"
+    retour = result["retour"].encode()
+    assert validator().check(retour, "retour", today=TODAY).verdict.valid  # a valid JW325 ...
+    assert b"<jw325:RetourCode>9056</jw325:RetourCode></jw325:RetourCodes></jw325:Header>" in retour
+    assert b"DeclaratieAntwoord" not in retour  # as a whole: nothing granted
+    assert out["again"]["valid"] is True  # the original, sent again, is still a redelivery
+    billing = (tmp_path / "outbox" / "billing.jsonl").read_text().splitlines()
+    assert len(billing) == first.count(b"<jw323:Prestatie>")  # the first message's lines, once; no others
+    assert len(list((tmp_path / "outbox" / "retour").glob("*.xml"))) == 2
+    assert 'jwmo_conflicting_duplicates_total{adapter="http"} 1.0' in out["metrics"]
+    record("attack.http.conflicting_duplicate")
 
 
 # ---- checklist 39: key hygiene -----------------------------------------------------------------
