@@ -11,17 +11,26 @@ item 20):
    reference (never the body) on ``declarations.dlq``; then wait for every acknowledgement;
 4. only then commit the batch's offsets.
 
-De-duplication: the set of message keys already billed is rebuilt from the tail of ``billing.records``
-at start-up and after every rebalance, so a redelivered message (a crash between producing and
-committing, a rebalance) produces no second billing record. A poison message (the pipeline itself
-failing) goes to the DLQ as a reference and never stalls its partition. SIGTERM stops fetching, finishes
-the batch in flight, commits and closes.
+De-duplication, without Kafka transactions or an idempotent producer (clarifications item 20):
+
+* every billing record carries its message key and, in a header, the digest of the message's content;
+* the hand-over reads the tail of ``billing.records`` back before its first hand-over, after every
+  (re)assignment and after every failed hand-over, and then sends only the billing lines that are not in
+  the topic yet: a redelivery (a crash between producing and committing, a rebalance, a retry after lost
+  acknowledgements) bills nothing twice, and a message billed only in part gets the rest;
+* the producer never re-sends a batch the broker may have written (:mod:`gateway.service.produce_once`);
+* the same message key with another digest is a conflicting duplicate: refused under TR056 (a 325 with
+  retourcode 9056 on ``declarations.retour``), nothing billed.
+
+A poison message (the pipeline itself failing) goes to the DLQ as a reference and never stalls its
+partition. SIGTERM stops fetching, finishes the batch in flight, commits and closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -32,26 +41,37 @@ from dataclasses import dataclass, replace
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from gateway.batch import validator_for
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.outbox.files import message_key_text
-from gateway.pipeline import Environment, Minimised, Minimiser, Outcome, process
+from gateway.pipeline import (
+    ConflictingDuplicate,
+    Environment,
+    Minimised,
+    Minimiser,
+    Outcome,
+    process,
+    refuse_duplicate,
+)
 from gateway.results import Finding, Stage, Verdict
 from gateway.service.metrics import Metrics
+from gateway.service.produce_once import produce_once
 
 __all__ = [
+    "Billed",
+    "Handed",
     "KafkaConfig",
     "KafkaHandover",
     "KafkaWorker",
-    "billed_keys",
+    "billed_lines",
     "config_from_env",
     "ensure_topics",
     "kafka_handover",
@@ -59,6 +79,8 @@ __all__ = [
 ]
 
 log = get_logger("jwmo.kafka")
+
+_TAIL_QUIET_MS = 200  # a fetch this long without records: the tail read has reached the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,33 +135,77 @@ def dlq_reference(outcome: Outcome, origin: str) -> dict[str, Any]:
     }
 
 
-class _Keys:
-    """A bounded set of message keys (oldest forgotten first)."""
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(Generic[K, V]):
+    """A bounded mapping (the oldest entries forgotten first)."""
 
     def __init__(self, limit: int) -> None:
-        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
         self._limit = limit
 
-    def add(self, key: str) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        while len(self._keys) > self._limit:
-            self._keys.popitem(last=False)
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._keys
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
-        self._keys.clear()
+        self._items.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """What billing.records holds of one message: its content digest ("" when the records carry none)
+    and the ids of its lines read back from the topic (None: acknowledged here in full)."""
+
+    digest: str
+    lines: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """The result of a batch hand-over: how many outcomes were handed over, and the positions of
+    conflicting duplicates (same key, other content: handed over nothing; to be refused under TR056)."""
+
+    fresh: int
+    conflicts: tuple[int, ...] = ()
+
+
+DIGEST_HEADER = "jwmo-digest"  # the message's content digest on every billing record (never a value)
+
+
+def line_id(value: bytes) -> str:
+    """The identity of one billing record: its exact bytes (the pipeline renders a line the same way every
+    time), so a record read back matches the record that would be sent again."""
+    return hashlib.sha256(value).hexdigest()[:24]
 
 
 class KafkaHandover:
     """Produces outcomes' outputs and waits for every acknowledgement (the :class:`Handover` protocol).
 
-    Two sets of message keys: ``billed`` (billing records known to be in billing.records: read back from
-    its tail, or acknowledged here) and ``handled`` (every output acknowledged by this process). A key in
-    ``handled`` is skipped entirely; a key only in ``billed`` (a redelivery after a crash or rebalance)
-    gets its other outputs again (at-least-once) but no second billing record.
+    Two memories, keyed by message key: ``billed`` (what billing.records holds: read back from its tail,
+    or acknowledged here) and ``handled`` (the content digest of every outcome whose outputs were all
+    acknowledged by this process). A key in ``handled`` is skipped; a key only in ``billed`` (a
+    redelivery after a crash or rebalance) gets its other outputs again (at-least-once) and only the
+    billing lines that are not in the topic yet. The same key with another digest is a conflicting
+    duplicate: nothing of it is handed over.
+
+    When a hand-over fails, the state of the broker is unknown (some records may have been written, their
+    acknowledgements lost): every pending send is awaited, and before anything else is handed over
+    :meth:`reconcile` reads the billing tail back. The producer never re-sends a batch that may have
+    been written (:func:`~gateway.service.produce_once.produce_once`).
     """
 
     def __init__(
@@ -148,66 +214,128 @@ class KafkaHandover:
         self.config = config
         self.producer = producer
         self.metrics = metrics
-        self._billed = _Keys(config.dedup_memory)
-        self._handled = _Keys(config.dedup_memory)
+        self._billed: _Bounded[str, Billed] = _Bounded(config.dedup_memory)
+        self._handled: _Bounded[str, str] = _Bounded(config.dedup_memory)
+        self.uncertain = True  # read the billing tail before the first hand-over
 
-    def remember(self, key_text: str) -> None:
-        """Record that the billing records of ``key_text`` are in the billing topic."""
-        self._billed.add(key_text)
+    def invalidate(self) -> None:
+        """What billing.records holds is unknown (a failure, a new assignment): read it back first."""
+        self.uncertain = True
 
-    def forget_all(self) -> None:
-        self._billed.clear()
-        self._handled.clear()
+    async def reconcile(self) -> int:
+        """Read the tail of billing.records into the billed memory; raises a KafkaError when the broker
+        cannot be read to its end (then nothing may be handed over yet). Returns the records read."""
+        found: dict[str, tuple[str, set[str]]] = {}
+        count = 0
+        async for key, digest, line in billed_lines(self.config):
+            count += 1
+            entry = found.setdefault(key, (digest, set()))
+            entry[1].add(line)
+        for key, (digest, lines) in found.items():
+            known = self._billed.get(key)
+            if known is None or known.lines is not None:  # complete ones acknowledged here stay complete
+                self._billed.put(key, Billed(digest or (known.digest if known else ""), frozenset(lines)))
+        self.uncertain = False
+        log.info("billing_tail_read", records=count, messages=len(found))
+        return count
 
-    def seen(self, key_text: str) -> bool:
-        return key_text in self._handled
+    def _conflicts(self, outcome: Outcome, key_text: str) -> bool:
+        if not outcome.digest:
+            return False
+        known = self._handled.get(key_text)
+        if known is None:
+            billed = self._billed.get(key_text)
+            known = billed.digest if billed is not None else None
+        return bool(known) and known != outcome.digest
 
-    async def _send(self, outcome: Outcome, key_text: str, origin: str) -> list[Awaitable[Any]]:
-        """Enqueue every output of one outcome; the futures resolve on acknowledgement."""
+    async def _send(self, outcome: Outcome, key_text: str, origin: str, sends: list[Awaitable[Any]]) -> bool:
+        """Enqueue every output of one outcome (appending to ``sends``); they resolve on acknowledgement.
+
+        Returns True for a redelivery: the message's billing is in the topic already, nothing was billed.
+        """
         c = self.config
-        sends: list[Awaitable[Any]] = []
-        if key_text not in self._billed:
+        send = self.producer.send
+        if outcome.refused_duplicate:  # the TR056 answer to a conflicting duplicate, nothing else
+            if outcome.answer is not None:
+                sends.append(await send(c.topic_retour, outcome.answer, key=outcome.dedup_key[0].encode()))
+            return False
+        billed = self._billed.get(key_text)
+        billing_sent = 0
+        if billed is None or billed.lines is not None:
+            headers = [(DIGEST_HEADER, outcome.digest.encode())]
             for record in outcome.minimised.billing:
-                value = {"message_key": key_text, **record}
+                value = _json({"message_key": key_text, **record})
+                if billed is not None and billed.lines is not None and line_id(value) in billed.lines:
+                    continue  # in the topic already (written before a crash or a lost acknowledgement)
                 route = f"{record.get('sender_agb', '')}:{record.get('declaration_number', '')}"
-                sends.append(await self.producer.send(c.topic_billing, _json(value), key=route.encode()))
+                sends.append(await send(c.topic_billing, value, key=route.encode(), headers=headers))
+                billing_sent += 1
         if outcome.answer is not None:
-            provider = outcome.dedup_key[0].encode()
-            sends.append(await self.producer.send(c.topic_retour, outcome.answer, key=provider))
+            sends.append(await send(c.topic_retour, outcome.answer, key=outcome.dedup_key[0].encode()))
         for original in outcome.minimised.restricted:
-            value = {"message_key": key_text, **original}
-            sends.append(await self.producer.send(c.topic_restricted, _json(value), key=key_text.encode()))
+            value = _json({"message_key": key_text, **original})
+            sends.append(await send(c.topic_restricted, value, key=key_text.encode()))
         if outcome.verdict.stage in (Stage.TRANSPORT, Stage.SCHEMA) or _is_internal(outcome):
             ref = dlq_reference(outcome, origin)
-            sends.append(await self.producer.send(c.topic_dlq, _json(ref), key=key_text.encode()))
-        return sends
+            sends.append(await send(c.topic_dlq, _json(ref), key=key_text.encode()))
+        return billed is not None and billing_sent == 0
 
-    async def hand_over_batch(self, items: Sequence[tuple[Outcome, str]]) -> int:
+    async def hand_over_batch(self, items: Sequence[tuple[Outcome, str]]) -> Handed:
         """Hand over a batch of (outcome, origin): enqueue everything, then await every acknowledgement.
 
-        Returns how many outcomes were handed over (duplicates are skipped). Raises when any send fails;
-        then nothing of the batch counts as handled and the caller commits nothing.
+        Duplicates are skipped; conflicting duplicates are skipped and reported. Raises when any send
+        fails (then nothing of the batch counts as handled and the caller commits nothing); the next call
+        first reads back what reached the billing topic.
         """
+        if self.uncertain:
+            await self.reconcile()
         sends: list[Awaitable[Any]] = []
-        keys: list[str] = []
-        in_batch: set[str] = set()
-        for outcome, origin in items:
-            key_text = message_key_text(outcome.dedup_key)
-            if key_text in self._handled or key_text in in_batch:
-                if self.metrics is not None:
+        done: list[tuple[str, str]] = []
+        conflicts: list[int] = []
+        in_batch: dict[str, str] = {}  # message key -> digest, of the outcomes handed over in this batch
+        try:
+            for position, (outcome, origin) in enumerate(items):
+                key_text = message_key_text(outcome.dedup_key)
+                if outcome.refused_duplicate:
+                    await self._send(outcome, key_text, origin, sends)
+                    continue
+                earlier = in_batch.get(key_text)
+                if self._conflicts(outcome, key_text) or (
+                    earlier is not None and outcome.digest and earlier != outcome.digest
+                ):
+                    conflicts.append(position)
+                    continue
+                if key_text in self._handled or earlier is not None:
+                    if self.metrics is not None:
+                        self.metrics.duplicates.labels("kafka").inc()
+                    continue
+                in_batch[key_text] = outcome.digest
+                if await self._send(outcome, key_text, origin, sends) and self.metrics is not None:
                     self.metrics.duplicates.labels("kafka").inc()
-                continue
-            in_batch.add(key_text)
-            sends.extend(await self._send(outcome, key_text, origin))
-            keys.append(key_text)
-        await asyncio.gather(*sends)  # every acknowledgement, or an exception (then nothing is committed)
-        for key_text in keys:
-            self._billed.add(key_text)
-            self._handled.add(key_text)
-        return len(keys)
+                done.append((key_text, outcome.digest))
+        except BaseException:
+            self.uncertain = True
+            raise
+        finally:
+            # Every acknowledgement (or failure), also when enqueueing failed half-way or the caller is
+            # cancelled: until each send is settled the producer may still write.
+            results = await asyncio.gather(*sends, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            self.uncertain = True
+            raise errors[0]
+        for key_text, digest in done:
+            self._billed.put(key_text, Billed(digest))
+            self._handled.put(key_text, digest)
+        return Handed(len(done), tuple(conflicts))
 
     async def hand_over(self, outcome: Outcome, origin: str = "") -> bool:
-        return await self.hand_over_batch([(outcome, origin)]) == 1
+        """One outcome (the HTTP path): True when handed over, False for a redelivery; raises
+        :class:`~gateway.pipeline.ConflictingDuplicate` for a conflicting duplicate."""
+        handed = await self.hand_over_batch([(outcome, origin)])
+        if handed.conflicts:
+            raise ConflictingDuplicate
+        return handed.fresh == 1 or outcome.refused_duplicate
 
     async def close(self) -> None:
         await self.producer.stop()
@@ -235,9 +363,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        # aiokafka may already fetch the new partitions while this callback runs: the rebuild is done by
-        # the worker's loop before it hands over anything fetched after the assignment.
-        self.worker.rebuild_needed = True
+        # Another worker may have billed messages of these partitions without committing them: the
+        # hand-over reads the billing tail back before it hands over anything (also anything fetched
+        # while this callback ran).
+        self.worker.assigned()
 
 
 # ---- pipeline work in worker processes -------------------------------------------------------------
@@ -254,6 +383,11 @@ def _init_worker(schema_dirs: tuple[Path, ...], max_bytes: int, minimiser_factor
 def _run_pipeline(data: bytes, source: str) -> Outcome:
     assert _env is not None  # noqa: S101 - set by the initializer
     return process(data, source, replace(_env, today=date.today()))
+
+
+def _run_refusal(data: bytes, source: str) -> Outcome:
+    assert _env is not None  # noqa: S101 - set by the initializer
+    return refuse_duplicate(data, source, replace(_env, today=date.today()))
 
 
 def make_executor(
@@ -276,30 +410,27 @@ class KafkaWorker:
         executor: Executor,
         metrics: Metrics | None = None,
         run: Callable[[bytes, str], Outcome] = _run_pipeline,
+        refuse: Callable[[bytes, str], Outcome] = _run_refusal,
     ) -> None:
         self.config = config
         self.executor = executor
         self.metrics = metrics or Metrics()
         self.run = run
+        self.refuse = refuse
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.handover: KafkaHandover | None = None
         self.processed = 0
         self.batches = 0
-        self.rebuild_needed = True  # read the billed keys before handing over anything
 
     def stop(self) -> None:
         """Ask the worker to finish the batch in flight, commit and close."""
         self._stopping.set()
 
-    async def rebuild_dedup(self) -> None:
-        """Remember every message key billed in the tail of billing.records."""
-        assert self.handover is not None  # noqa: S101
-        count = 0
-        async for key in billed_keys(self.config):
-            self.handover.remember(key)
-            count += 1
-        log.info("dedup_rebuilt", billed_keys=count)
+    def assigned(self) -> None:
+        """Partitions were (re)assigned: what was billed for them is read back before the next hand-over."""
+        if self.handover is not None:
+            self.handover.invalidate()
 
     async def _outcomes(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
         loop = asyncio.get_running_loop()
@@ -327,18 +458,13 @@ class KafkaWorker:
         self.metrics.in_flight.labels("kafka").set(len(records))
         outcomes = await self._outcomes(records)
         items = [(o, f"{r.topic}/{r.partition}/{r.offset}") for r, o in zip(records, outcomes, strict=True)]
-        while True:
-            try:
-                await self.handover.hand_over_batch(items)
-                break
-            except KafkaError as exc:  # broker unreachable: retry the batch, commit nothing meanwhile
-                self.metrics.failures.labels("kafka", "produce").inc()
-                log.warning("handover_retry", records=len(items), error=type(exc).__name__)
-                if self._stopping.is_set():
-                    raise
-                await asyncio.sleep(0.5)
-                with contextlib.suppress(KafkaError):  # what did reach billing before the failure
-                    await self.rebuild_dedup()
+        handed = await self._hand_over(items)
+        if handed.conflicts:  # same identification, other content: answer those with a TR056 refusal
+            refusals = await self._refusals([records[i] for i in handed.conflicts])
+            for position, refusal in zip(handed.conflicts, refusals, strict=True):
+                outcomes[position] = refusal
+                self.metrics.conflicts.labels("kafka").inc()
+            await self._hand_over([(r, items[p][1]) for p, r in zip(handed.conflicts, refusals, strict=True)])
         for outcome in outcomes:
             self.metrics.observe("kafka", outcome)
         offsets = {tp: records_[-1].offset + 1 for tp, records_ in batch.items() if records_}
@@ -351,12 +477,52 @@ class KafkaWorker:
         self.processed += len(records)
         self.metrics.in_flight.labels("kafka").set(0)
 
+    async def _hand_over(self, items: Sequence[tuple[Outcome, str]]) -> Handed:
+        """Hand the items over, retrying while the broker is unreachable (nothing is committed meanwhile;
+        every retry starts by reading back what reached the billing topic)."""
+        assert self.handover is not None  # noqa: S101
+        while True:
+            try:
+                return await self.handover.hand_over_batch(items)
+            except KafkaError as exc:
+                self.metrics.failures.labels("kafka", "produce").inc()
+                log.warning("handover_retry", records=len(items), error=type(exc).__name__)
+                if self._stopping.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _reconcile(self) -> None:
+        """Read the billing tail back, retrying while the broker is unreachable (nothing is handed over
+        meanwhile)."""
+        assert self.handover is not None  # noqa: S101
+        while True:
+            try:
+                await self.handover.reconcile()
+            except KafkaError as exc:
+                self.metrics.failures.labels("kafka", "billing-tail").inc()
+                log.warning("billing_tail_retry", error=type(exc).__name__)
+                if self._stopping.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+            else:
+                return
+
+    async def _refusals(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        futures = [
+            loop.run_in_executor(
+                self.executor, self.refuse, r.value or b"", f"kafka:{r.topic}/{r.partition}/{r.offset}"
+            )
+            for r in records
+        ]
+        return list(await asyncio.gather(*futures))
+
     async def run_forever(self) -> None:
         c = self.config
         await ensure_topics(c)
         producer = _producer(c)
         await producer.start()
-        self.handover = KafkaHandover(c, producer, self.metrics)
+        self.handover = KafkaHandover(c, producer, self.metrics)  # reads the billing tail first
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=c.bootstrap,
             group_id=c.group_id,
@@ -366,22 +532,14 @@ class KafkaWorker:
             max_poll_interval_ms=300_000,
         )
         self.consumer.subscribe([c.topic_in], listener=_Rebalance(self))
-        await self.rebuild_dedup()  # before joining: what is billed already (again after every assignment)
+        await self._reconcile()  # before joining (and again after every assignment)
         await self.consumer.start()
         log.info("kafka_worker_started", topic=c.topic_in, group=c.group_id)
         try:
             while not self._stopping.is_set():
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=c.max_in_flight)
-                while self.rebuild_needed:  # a (re)assignment: know what was billed before handing over
-                    try:
-                        await self.rebuild_dedup()
-                        self.rebuild_needed = False
-                    except KafkaError as exc:  # broker unreachable: nothing is handed over meanwhile
-                        self.metrics.failures.labels("kafka", "dedup-rebuild").inc()
-                        log.warning("dedup_rebuild_retry", error=type(exc).__name__)
-                        if self._stopping.is_set():
-                            raise
-                        await asyncio.sleep(0.5)
+                if self.handover.uncertain:  # started or (re)assigned: read the billing tail back now
+                    await self._reconcile()
                 if batch:
                     await self._handle(batch)
         finally:
@@ -390,8 +548,14 @@ class KafkaWorker:
             log.info("kafka_worker_stopped", processed=self.processed)
 
 
-async def billed_keys(config: KafkaConfig) -> AsyncIterator[str]:
-    """The message keys of the last ``dedup_tail`` records of every billing.records partition."""
+async def billed_lines(config: KafkaConfig) -> AsyncIterator[tuple[str, str, str]]:
+    """(message key, content digest, line id) of the last ``dedup_tail`` records of every billing.records
+    partition, read to the end of each partition; raises a KafkaError when that end cannot be reached in
+    ``request_timeout_ms`` (a tail read short of the end would make a re-send look new).
+
+    The end is where fetching stops returning records, not only the end offset the broker reports: the
+    test broker reports the base offset of a partition's last batch as its end (on Kafka both agree).
+    """
     reader = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
     try:
         await reader.start()  # inside the try: a failed start (broker unreachable) still closes the client
@@ -402,23 +566,23 @@ async def billed_keys(config: KafkaConfig) -> AsyncIterator[str]:
         reader.assign(tps)
         ends = await reader.end_offsets(tps)
         begins = await reader.beginning_offsets(tps)
-        remaining = {}
         for tp in tps:
-            start = max(begins[tp], ends[tp] - config.dedup_tail)
-            if ends[tp] > start:
-                reader.seek(tp, start)
-                remaining[tp] = ends[tp]
-        while remaining:
-            batch = await reader.getmany(*remaining.keys(), timeout_ms=1000)
-            if not batch:
-                break
-            for tp, records in batch.items():
+            reader.seek(tp, max(begins[tp], ends[tp] - config.dedup_tail))
+        deadline = asyncio.get_running_loop().time() + config.request_timeout_ms / 1000
+        pending = set(tps)
+        while pending:
+            batch = await reader.getmany(*pending, timeout_ms=_TAIL_QUIET_MS)
+            for records in batch.values():
                 for record in records:
-                    key = _billing_key(record)
-                    if key is not None:
-                        yield key
-                    if record.offset + 1 >= remaining.get(tp, 0):
-                        remaining.pop(tp, None)
+                    found = _billing_line(record)
+                    if found is not None:
+                        yield found
+            if not batch:  # quiet: a partition is read when its position reached the reported end
+                for tp in list(pending):
+                    if await reader.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+                if pending and asyncio.get_running_loop().time() > deadline:
+                    raise KafkaTimeoutError("the billing tail could not be read to its end")
     finally:
         await reader.stop()
 
@@ -431,13 +595,12 @@ async def kafka_handover(settings: Settings) -> KafkaHandover:
     producer = _producer(config)
     await producer.start()
     handover = KafkaHandover(config, producer)
-    async for key in billed_keys(config):
-        handover.remember(key)
+    await handover.reconcile()  # what billing.records holds, before the first request
     return handover
 
 
 def _producer(config: KafkaConfig) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
+    producer = AIOKafkaProducer(
         bootstrap_servers=config.bootstrap,
         acks="all",
         linger_ms=5,
@@ -445,14 +608,19 @@ def _producer(config: KafkaConfig) -> AIOKafkaProducer:
         request_timeout_ms=config.request_timeout_ms,
         enable_idempotence=False,  # not supported by the test broker; de-duplication covers redelivery
     )
+    if not produce_once(producer):
+        log.error("producer_resend_guard_unavailable", reason="aiokafka internals changed")
+    return producer
 
 
-def _billing_key(record: ConsumerRecord) -> str | None:
+def _billing_line(record: ConsumerRecord) -> tuple[str, str, str] | None:
+    value = record.value or b""
     try:
-        value = json.loads(record.value or b"")
-        return str(value["message_key"])
+        key = str(json.loads(value)["message_key"])
     except (ValueError, KeyError, TypeError):
         return None
+    digest = next((v.decode("ascii", "replace") for k, v in record.headers or () if k == DIGEST_HEADER), "")
+    return key, digest, line_id(value)
 
 
 def install_sigterm(worker: KafkaWorker) -> None:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from gateway.logs import configure_logging
-from gateway.pipeline import Outcome, process
+from gateway.pipeline import Outcome, process, refuse_duplicate
 from gateway.service.kafka import KafkaConfig, KafkaWorker
 from gateway.service.metrics import Metrics
 from gateway.testing.builders import random_declaration, render
@@ -35,6 +35,7 @@ from tests.faults.proxy import FaultProxy, Mode
 from tests.helpers import TODAY
 from tests.kafka.test_worker import committed
 from tests.security.common import environment
+from tests.topics import read_records
 
 __all__ = [
     "FaultWindow",
@@ -91,27 +92,8 @@ async def produce(cfg: KafkaConfig, messages: list[tuple[bytes, bytes]]) -> None
 
 
 async def read_values(cfg: KafkaConfig, topic: str) -> list[bytes]:
-    """Every value of ``topic`` (bounded reads)."""
-    reader = AIOKafkaConsumer(bootstrap_servers=cfg.bootstrap, enable_auto_commit=False)
-    await reader.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or set()]
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        out: list[bytes] = []
-        for _ in range(200):
-            if not pending:
-                break
-            batch = await reader.getmany(*pending, timeout_ms=500)
-            for tp, records in batch.items():
-                out.extend(r.value or b"" for r in records)
-                if records[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-        return out
-    finally:
-        await reader.stop()
+    """Every value of ``topic``, read to its end."""
+    return [r.value or b"" for r in await read_records(cfg.bootstrap, topic)]
 
 
 def billing_counts(values: list[bytes]) -> Counter[tuple[str, str]]:
@@ -225,7 +207,14 @@ async def run_worker(
     timeout: float = 90.0,
 ) -> KafkaWorker:
     """Run a worker until ``until(worker)`` holds (checked every 0.2 s, at most ``timeout`` s); stop it."""
-    worker = KafkaWorker(cfg, ThreadPoolExecutor(1), metrics=metrics or Metrics(), run=run)
+    env = environment()
+    worker = KafkaWorker(
+        cfg,
+        ThreadPoolExecutor(1),
+        metrics=metrics or Metrics(),
+        run=run,
+        refuse=lambda data, source: refuse_duplicate(data, source, env),
+    )
     task = asyncio.create_task(worker.run_forever())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

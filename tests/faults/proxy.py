@@ -8,7 +8,10 @@ use it. Modes:
 * ``down``        stop listening (new connections are refused) and reset every open connection;
 * ``blackhole``   accept connections but forward nothing in either direction (requests time out);
 * ``drop_replies`` forward the client's requests to the broker but discard the broker's answers
-                  (a partition after the request arrived: the write happens, the acknowledgement is lost).
+                  (a partition after the request arrived: the write happens, the acknowledgement is lost);
+* ``reset_replies`` forward requests, and reset the connection when the broker answers a Produce
+                  request (the write happens, the producer sees a broken connection at once: what makes
+                  a client re-send a young batch); other connections and answers pass.
 
 Every wait is bounded; the thread stops with :meth:`FaultProxy.close`.
 """
@@ -25,9 +28,10 @@ from typing import Any, Literal, TypeVar
 
 __all__ = ["FaultProxy", "Mode", "ProxyStats", "free_port"]
 
-Mode = Literal["pass", "down", "blackhole", "drop_replies"]
+Mode = Literal["pass", "down", "blackhole", "drop_replies", "reset_replies"]
 T = TypeVar("T")
 _CHUNK = 65536
+_PRODUCE = b"\x00\x00"  # the Kafka protocol's api key of a Produce request
 
 
 def free_port() -> int:
@@ -132,10 +136,11 @@ class FaultProxy:
             client_writer.transport.abort()
             return
         self._writers.update((client_writer, broker_writer))
+        produced = [False]  # this connection forwarded a Produce request the broker has not answered yet
         try:
             await asyncio.gather(
-                self._pump(client_reader, broker_writer, upstream=True),
-                self._pump(broker_reader, client_writer, upstream=False),
+                self._pump(client_reader, broker_writer, upstream=True, produced=produced),
+                self._pump(broker_reader, client_writer, upstream=False, produced=produced),
             )
         finally:
             for writer in (client_writer, broker_writer):
@@ -143,7 +148,12 @@ class FaultProxy:
                 writer.transport.abort()
 
     async def _pump(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        upstream: bool,
+        produced: list[bool],
     ) -> None:
         try:
             while True:
@@ -151,6 +161,14 @@ class FaultProxy:
                 if not data:
                     return
                 mode = self.mode
+                if upstream and data[4:6] == _PRODUCE:  # a request: 4-byte size, then its 2-byte api key
+                    produced[0] = True
+                if mode == "reset_replies" and not upstream and produced[0]:
+                    self.stats.dropped_replies += len(data)
+                    self.stats.reset += 1
+                    return  # the finally clause resets the client's connection
+                if not upstream:
+                    produced[0] = False
                 if mode == "blackhole" or (mode == "drop_replies" and not upstream):
                     if not upstream:
                         self.stats.dropped_replies += len(data)

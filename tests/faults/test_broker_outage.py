@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
+import gateway.service.kafka as kafka_module
 from gateway.config import Settings
 from gateway.service.kafka import KafkaConfig, KafkaHandover, _producer, ensure_topics
 from gateway.service.metrics import Metrics
+from gateway.service.produce_once import produce_once
 from tests.faults.conftest import ProxiedBroker
 from tests.faults.kafka import (
     FaultWindow,
@@ -148,18 +150,69 @@ def test_lost_acknowledgements_lose_nothing(lost_acks: WorkerRun) -> None:
     figure("fault.kafka.lost_acks.lines_billed_twice", twice)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug (gateway/service/kafka.py, KafkaWorker._handle / KafkaHandover.hand_over_batch): "
-    "billing records whose acknowledgement was lost were written, and the retried batch writes them again, "
-    "so lines appear twice in billing.records (clarifications 20: exactly once). The refresh of the billed "
-    "set before the retry (commit 217a0f2) does not prevent it: in the observed run it read 0 billed keys "
-    "right after the partition healed; aiokafka's own retry of an unacknowledged batch (no idempotence) "
-    "can add further copies",
-)
 def test_lost_acknowledgements_bill_nothing_twice(lost_acks: WorkerRun) -> None:
-    """The retry after lost acknowledgements must not bill a line a second time."""
+    """The retry after lost acknowledgements bills no line a second time: the worker read the billing
+    tail back before retrying and sent only what was missing."""
     assert max(lost_acks.counts.values()) == 1
+    tail_reads = [e for e in lost_acks.events if e.get("event") == "billing_tail_read"]
+    assert len(tail_reads) >= 2  # at the start, and after the failed hand-over
+    record("fault.billed_twice", 0)
+
+
+@pytest.fixture(scope="module")
+def reset_replies(proxied_broker: ProxiedBroker) -> WorkerRun:
+    """One run where every answer of the broker breaks the connection for 3 s: the writes happen, and
+    the producer sees a broken connection while its batches are young (when aiokafka would re-send)."""
+    proxied_broker.proxy.set_mode("pass")
+    try:
+        return worker_under_fault(proxied_broker, "reset_replies", 3.0)
+    finally:
+        proxied_broker.proxy.set_mode("pass")
+
+
+def test_broken_connections_after_writes_bill_nothing_twice(reset_replies: WorkerRun) -> None:
+    """Connections broken right after the broker wrote: nothing lost, no line twice (the producer does
+    not re-send a batch that may have been written; the hand-over reads back and sends what is missing),
+    and the fault is visible."""
+    assert reset_replies.window.proxy.stats.dropped_replies > 0
+    assert_nothing_lost(reset_replies)
+    assert max(reset_replies.counts.values()) == 1
+    assert_visible(reset_replies)
+    assert reset_replies.unclosed == []
+    record("fault.kafka.reset_replies")
+    record("fault.messages_lost", 0)
+    record("fault.billed_twice", 0)
+
+
+def test_without_the_resend_guard_the_same_fault_bills_twice(proxied_broker: ProxiedBroker) -> None:
+    """Control: the fault above is one that bills twice unless guarded. With aiokafka's own re-send
+    left in place, lines written before the connection broke are written again."""
+    proxied_broker.proxy.set_mode("pass")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kafka_module, "produce_once", lambda _producer: True)
+        try:
+            run = worker_under_fault(proxied_broker, "reset_replies", 3.0)
+        finally:
+            proxied_broker.proxy.set_mode("pass")
+    assert_nothing_lost(run)
+    twice = sum(1 for count in run.counts.values() if count > 1)
+    assert twice > 0
+    figure("fault.kafka.reset_replies.unguarded_lines_billed_twice", twice)
+
+
+def test_the_resend_guard_is_installed() -> None:
+    """The gateway's producer carries the guard (this aiokafka has the internals it needs)."""
+
+    async def check() -> tuple[str, bool]:
+        producer = _producer(kafka_config("127.0.0.1:9"))
+        try:
+            return type(producer._sender).__name__, produce_once(producer)
+        finally:
+            await producer.stop()
+
+    name, again = asyncio.run(check())
+    assert name == "_OnceSender"
+    assert not again  # once only: a guarded sender is not wrapped again
 
 
 def test_refresh_during_an_outage_leaves_no_client_open(lost_acks: WorkerRun) -> None:
@@ -255,15 +308,12 @@ def http_lost_acks(broker_path: ProxiedBroker, tmp_path: Path) -> HttpRun:
     return http_under_fault(broker_path, tmp_path, "drop_replies")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug (gateway/service/kafka.py, KafkaHandover.hand_over): when the broker's "
-    "acknowledgements are lost the HTTP caller correctly gets 503, but the billing records were written; "
-    "the caller's retry produces them again (the key is added to the billed set only after every ack and "
-    "the HTTP path never refreshes it from billing.records), so the message is billed twice",
-)
 def test_http_retry_after_lost_acknowledgements_bills_once(http_lost_acks: HttpRun) -> None:
-    """Lost acks during a POST: 503 (never 200), nothing lost, and the retry must not bill twice."""
+    """Lost acks during a POST: 503 (never 200), nothing lost, and the sender's retry bills nothing twice."""
     assert http_lost_acks.statuses == [200, 503, 200, 200]
     assert len({key for key, _ in http_lost_acks.counts}) == 3
     assert max(http_lost_acks.counts.values()) == 1
+    assert len(http_lost_acks.counts) == expected_lines(http_lost_acks.sent)
+    record("fault.http.lost_acks")
+    record("fault.messages_lost", 0)
+    record("fault.billed_twice", 0)

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from gateway.pipeline import Minimised, Outcome
 from gateway.results import Verdict
-from gateway.service.kafka import KafkaConfig, KafkaWorker
+from gateway.service.kafka import Handed, KafkaConfig, KafkaWorker
 from gateway.service.metrics import Metrics
 from tests.security.tally import record
 
@@ -53,9 +53,8 @@ class FakeHandover:
     transient: int
     fatal: bool
     calls: int = 0
-    refreshes: int = 0  # billed-key refreshes the worker asked for
 
-    async def hand_over_batch(self, items: list[tuple[Outcome, str]]) -> int:
+    async def hand_over_batch(self, items: list[tuple[Outcome, str]]) -> Handed:
         self.calls += 1
         if self.fatal:
             raise RuntimeError("the outbox is gone")
@@ -63,7 +62,7 @@ class FakeHandover:
             self.transient -= 1
             raise KafkaConnectionError()
         self.handovers.extend(origin for _, origin in items)
-        return len(items)
+        return Handed(len(items))
 
 
 def outcome_for(source: str) -> Outcome:
@@ -103,11 +102,6 @@ async def handle(
         handover = FakeHandover(handovers, transient, fatal)
         worker.consumer = consumer
         worker.handover = handover  # type: ignore[assignment]
-
-        async def rebuild() -> None:  # the real one reads billing.records; here: count the refreshes
-            handover.refreshes += 1
-
-        worker.rebuild_dedup = rebuild  # type: ignore[method-assign]
         failure: BaseException | None = None
         original_sleep = asyncio.sleep
 
@@ -155,7 +149,6 @@ def test_commit_follows_every_handover_in_offset_order(
         assert consumer.commits == [({tp: rs[-1].offset + 1 for tp, rs in batch.items()}, len(records))]
         assert retries == transient
         assert handover.calls == transient + 1
-        assert handover.refreshes == transient  # each retry after a refresh of the billed keys
     else:
         assert isinstance(failure, RuntimeError)
         assert handover.handovers == []
@@ -169,7 +162,7 @@ def test_fakes_behave() -> None:
     handover = FakeHandover([], 1, fatal=False)
     with pytest.raises(KafkaConnectionError):
         asyncio.run(handover.hand_over_batch([(outcome_for("a"), "a")]))
-    assert asyncio.run(handover.hand_over_batch([(outcome_for("a"), "a")])) == 1
+    assert asyncio.run(handover.hand_over_batch([(outcome_for("a"), "a")])) == Handed(1)
     consumer = FakeConsumer(handover.handovers)
     asyncio.run(consumer.commit({TopicPartition(TOPIC, 0): 5}))
     assert consumer.commits == [({TopicPartition(TOPIC, 0): 5}, 1)]

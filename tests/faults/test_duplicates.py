@@ -74,15 +74,15 @@ async def hand_over_earlier(cfg: KafkaConfig, messages: list[tuple[bytes, bytes]
         await producer.stop()
 
 
-def slow_tail(seconds: float) -> Callable[[KafkaConfig], AsyncIterator[str]]:
-    """``billed_keys`` as it behaves with a long billing tail: the same keys, ``seconds`` later."""
+def slow_tail(seconds: float) -> Callable[[KafkaConfig], AsyncIterator[tuple[str, str, str]]]:
+    """``billed_lines`` as it behaves with a long billing tail: the same lines, ``seconds`` later."""
 
-    real = kafka_module.billed_keys
+    real = kafka_module.billed_lines
 
-    async def billed(config: KafkaConfig) -> AsyncIterator[str]:
+    async def billed(config: KafkaConfig) -> AsyncIterator[tuple[str, str, str]]:
         await asyncio.sleep(seconds)
-        async for key in real(config):
-            yield key
+        async for line in real(config):
+            yield line
 
     return billed
 
@@ -100,7 +100,7 @@ def restart_run(proxied_broker: ProxiedBroker) -> dict[str, object]:
     asyncio.run(produce(cfg, originals))
     restarted = Metrics()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kafka_module, "billed_keys", slow_tail(1.0))
+        patch.setattr(kafka_module, "billed_lines", slow_tail(1.0))
         asyncio.run(
             run_worker(cfg, pipeline_with(lambda: None), lambda w: w.processed >= DISTINCT, metrics=restarted)
         )
@@ -124,17 +124,40 @@ def test_redelivery_after_a_restart_loses_nothing(restart_run: dict[str, object]
     record("fault.messages_lost", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug (gateway/service/kafka.py, KafkaWorker / _Rebalance.on_partitions_assigned): the "
-    "billed-key set is rebuilt in the rebalance callback while aiokafka already fetches the newly assigned "
-    "partitions, so getmany() returns records and the worker hands them over before the rebuild has read "
-    "the billing tail; redelivered messages are billed a second time (seen with a real 20,000-record tail; "
-    "here the tail read is made to take 1 s). Processing must wait until the rebuild is done",
-)
 def test_redelivery_after_a_restart_bills_nothing_twice(restart_run: dict[str, object]) -> None:
     """The restarted worker recognises every redelivered message as billed: no line twice."""
     counts = restart_run["counts"]
     assert isinstance(counts, dict)
     assert max(counts.values()) == 1
     assert restart_run["duplicates"] == DISTINCT
+
+
+def test_conflicting_duplicate_is_refused_also_after_a_restart(broker_path: ProxiedBroker) -> None:
+    """Same Identificatie, other content (checklist 21): refused with a 9056 answer and never billed,
+    both in the run that billed the original and in a restarted worker, which knows the original's
+    content only from the digest header of its billing records."""
+    cfg = kafka_config(broker_path.bootstrap, max_in_flight=4)
+    originals = declarations(3, prefix="C")
+    sender, first = originals[0]
+    changed = (sender, first + b"<!-- changed -->\n")
+    asyncio.run(ensure_topics(cfg))
+    asyncio.run(produce(cfg, [*originals, changed]))
+    before = Metrics()
+    asyncio.run(run_worker(cfg, pipeline_with(lambda: None), lambda w: w.processed >= 4, metrics=before))
+    asyncio.run(produce(cfg, [changed]))  # sent again, to a worker started afresh
+    after = Metrics()
+    asyncio.run(run_worker(cfg, pipeline_with(lambda: None), lambda w: w.processed >= 1, metrics=after))
+    counts = billing_counts(asyncio.run(read_values(cfg, cfg.topic_billing)))
+    assert max(counts.values()) == 1
+    assert sum(counts.values()) == expected_lines(originals)
+    answers = asyncio.run(read_values(cfg, cfg.topic_retour))
+    refusals = [a for a in answers if b"<jw325:RetourCode>9056</jw325:RetourCode>" in a]
+    assert (len(answers), len(refusals)) == (5, 2)
+    for metrics in (before, after):
+        conflicts = metrics.registry.get_sample_value(
+            "jwmo_conflicting_duplicates_total", {"adapter": "kafka"}
+        )
+        assert conflicts == 1
+    assert asyncio.run(committed(cfg)) == 5
+    record("fault.kafka.conflicting_duplicate", 2)
+    record("fault.billed_twice", 0)

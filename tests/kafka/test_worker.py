@@ -18,6 +18,7 @@ from gateway.testing.broker import TansuBroker
 from gateway.testing.builders import random_declaration, render
 from gateway.validation import Validator
 from tests.helpers import TODAY
+from tests.topics import read_records
 
 ENV = Environment(Validator(), TODAY)
 
@@ -53,27 +54,8 @@ async def produce(cfg: KafkaConfig, messages: list[tuple[bytes, bytes]]) -> None
 
 
 async def read_all(cfg: KafkaConfig, topic: str) -> list[tuple[bytes | None, bytes]]:
-    reader = AIOKafkaConsumer(bootstrap_servers=cfg.bootstrap, enable_auto_commit=False)
-    await reader.start()
-    try:
-        parts = reader.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        out: list[tuple[bytes | None, bytes]] = []
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await reader.getmany(*pending, timeout_ms=1000)
-            if not batch:
-                break
-            for tp, records in batch.items():
-                out.extend((r.key, r.value or b"") for r in records)
-                if records[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-        return out
-    finally:
-        await reader.stop()
+    """(key, value) of every record of ``topic``, read to its end."""
+    return [(r.key, r.value or b"") for r in await read_records(cfg.bootstrap, topic)]
 
 
 async def committed(cfg: KafkaConfig) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from gateway.billing import BILLING_FIELDS
 from gateway.logs import configure_logging
@@ -62,6 +62,7 @@ from tests.service.test_http import (
     serving,
     write_keys,
 )
+from tests.topics import read_records
 
 __all__ = ["log_lines"]  # the fixture, imported for the tests below
 
@@ -204,34 +205,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every record of ``topic``: key, value and headers as text."""
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await reader.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or set()]
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        out: list[dict[str, Any]] = []
-        for _ in range(100):
-            if not pending:
-                break
-            batch = await reader.getmany(*pending, timeout_ms=500)
-            for tp, records in batch.items():
-                out.extend(
-                    {
-                        "key": (r.key or b"").decode(errors="replace"),
-                        "value": (r.value or b"").decode(errors="replace"),
-                        "headers": [(k, v.decode(errors="replace")) for k, v in r.headers],
-                    }
-                    for r in records
-                )
-                if records[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-        return out
-    finally:
-        await reader.stop()
+    """Every record of ``topic`` (read to its end): key, value and headers as text."""
+    return [
+        {
+            "key": (r.key or b"").decode(errors="replace"),
+            "value": (r.value or b"").decode(errors="replace"),
+            "headers": [(k, v.decode(errors="replace")) for k, v in r.headers],
+        }
+        for r in await read_records(bootstrap, topic)
+    ]
 
 
 def test_kafka_worker_paths_leak_no_canary(broker: TansuBroker) -> None:
