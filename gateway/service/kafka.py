@@ -360,7 +360,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        # The batch in flight is finished (handed over and committed) before the partitions move: the
+        # next owner must not read the billing tail while this worker still writes to it.
+        async with self.worker.handling:
+            pass
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         # Another worker may have billed messages of these partitions without committing them: the
@@ -422,6 +425,7 @@ class KafkaWorker:
         self.handover: KafkaHandover | None = None
         self.processed = 0
         self.batches = 0
+        self.handling = asyncio.Lock()  # held while a batch is handed over and committed
 
     def stop(self) -> None:
         """Ask the worker to finish the batch in flight, commit and close."""
@@ -541,7 +545,8 @@ class KafkaWorker:
                 if self.handover.uncertain:  # started or (re)assigned: read the billing tail back now
                     await self._reconcile()
                 if batch:
-                    await self._handle(batch)
+                    async with self.handling:
+                        await self._handle(batch)
         finally:
             await self.consumer.stop()
             await producer.stop()

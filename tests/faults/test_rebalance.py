@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.service.kafka import KafkaWorker, ensure_topics
+from gateway.service.kafka import KafkaWorker, _Rebalance, ensure_topics
 from gateway.service.metrics import Metrics
 from tests.faults.conftest import ProxiedBroker
 from tests.faults.kafka import (
@@ -79,3 +79,25 @@ def test_second_worker_joining_mid_stream_loses_nothing(broker_path: ProxiedBrok
     figure("fault.kafka.rebalance.processed_by_a", processed_a)
     figure("fault.kafka.rebalance.processed_by_b", processed_b)
     record("fault.billed_twice", 0)
+
+
+def test_revocation_waits_for_the_batch_in_flight() -> None:
+    """Partitions are given up only after the batch in flight was handed over and committed: the
+    revocation callback waits for the worker's hand-over lock (so the next owner never reads the billing
+    tail while this worker still writes to it)."""
+
+    async def scenario() -> tuple[bool, bool]:
+        with ThreadPoolExecutor(1) as pool:
+            worker = KafkaWorker(kafka_config("127.0.0.1:9"), pool)
+            listener = _Rebalance(worker)
+            await worker.handling.acquire()  # a batch is being handed over
+            revoking = asyncio.create_task(listener.on_partitions_revoked(set()))
+            await asyncio.sleep(0.2)
+            waited = not revoking.done()
+            worker.handling.release()  # handed over and committed
+            await asyncio.wait_for(revoking, timeout=5)
+            return waited, revoking.done()
+
+    waited, finished = asyncio.run(scenario())
+    assert waited
+    assert finished
