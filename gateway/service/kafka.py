@@ -436,14 +436,19 @@ class KafkaWorker:
         if self.handover is not None:
             self.handover.invalidate()
 
-    async def _outcomes(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
+    def _submit(
+        self, run: Callable[[bytes, str], Outcome], records: Sequence[ConsumerRecord]
+    ) -> list[asyncio.Future[Outcome]]:
         loop = asyncio.get_running_loop()
-        futures = [
+        return [
             loop.run_in_executor(
-                self.executor, self.run, r.value or b"", f"kafka:{r.topic}/{r.partition}/{r.offset}"
+                self.executor, run, r.value or b"", f"kafka:{r.topic}/{r.partition}/{r.offset}"
             )
             for r in records
         ]
+
+    async def _outcomes(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
+        futures = self._submit(self.run, records)
         outcomes: list[Outcome] = []
         for record, future in zip(records, futures, strict=True):
             origin = f"{record.topic}/{record.partition}/{record.offset}"
@@ -512,14 +517,7 @@ class KafkaWorker:
                 return
 
     async def _refusals(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
-        loop = asyncio.get_running_loop()
-        futures = [
-            loop.run_in_executor(
-                self.executor, self.refuse, r.value or b"", f"kafka:{r.topic}/{r.partition}/{r.offset}"
-            )
-            for r in records
-        ]
-        return list(await asyncio.gather(*futures))
+        return list(await asyncio.gather(*self._submit(self.refuse, records)))
 
     async def run_forever(self) -> None:
         c = self.config
