@@ -261,7 +261,9 @@ class KafkaHandover:
             return False
         billed = self._billed.get(key_text)
         billing_sent = 0
-        if billed is None or billed.lines is not None:
+        # Lines are compared only for records that carry the digest: records written without one (before
+        # digests were kept) cannot tell a conflicting copy from a partial write, and count as complete.
+        if billed is None or (billed.lines is not None and billed.digest):
             headers = [(DIGEST_HEADER, outcome.digest.encode())]
             for record in outcome.minimised.billing:
                 value = _json({"message_key": key_text, **record})
@@ -319,7 +321,11 @@ class KafkaHandover:
         finally:
             # Every acknowledgement (or failure), also when enqueueing failed half-way or the caller is
             # cancelled: until each send is settled the producer may still write.
-            results = await asyncio.gather(*sends, return_exceptions=True)
+            try:
+                results = await asyncio.gather(*sends, return_exceptions=True)
+            except BaseException:  # cancelled while waiting: what was written is unknown
+                self.uncertain = True
+                raise
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             self.uncertain = True

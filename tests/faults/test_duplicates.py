@@ -6,10 +6,12 @@ a worker restart, when the billed-key set is rebuilt from the tail of ``billing.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 import gateway.service.kafka as kafka_module
 from gateway.pipeline import process
@@ -161,3 +163,37 @@ def test_conflicting_duplicate_is_refused_also_after_a_restart(broker_path: Prox
     assert asyncio.run(committed(cfg)) == 5
     record("fault.kafka.conflicting_duplicate", 2)
     record("fault.billed_twice", 0)
+
+
+def test_billing_records_without_a_digest_count_as_complete(broker_path: ProxiedBroker) -> None:
+    """Billing records written before digests were kept (no ``jwmo-digest`` header): the message they
+    bill, sent again in the same or in other bytes, is billed nothing more (an upgrade bills nothing
+    twice; without a digest a conflicting copy cannot be told from a partial write)."""
+    cfg = kafka_config(broker_path.bootstrap)
+    (_, value) = declarations(1, prefix="U")[0]
+    outcome = process(value, "old", environment())
+    assert outcome.minimised.billing
+
+    async def scenario() -> None:
+        await ensure_topics(cfg)
+        old = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all")
+        await old.start()
+        try:
+            key_text = ":".join(outcome.dedup_key)
+            for record in outcome.minimised.billing[:-1]:  # as if the last line had been lost, too
+                await old.send_and_wait(
+                    cfg.topic_billing, json.dumps({"message_key": key_text, **record}).encode()
+                )
+        finally:
+            await old.stop()
+        for data in (value, value + b"<!-- other bytes -->\n"):  # each to a gateway started afresh
+            producer = _producer(cfg)
+            await producer.start()
+            try:
+                assert await KafkaHandover(cfg, producer).hand_over(process(data, "again", environment()))
+            finally:
+                await producer.stop()
+
+    asyncio.run(scenario())
+    billed = asyncio.run(read_values(cfg, cfg.topic_billing))
+    assert len(billed) == len(outcome.minimised.billing) - 1
