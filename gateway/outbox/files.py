@@ -142,12 +142,13 @@ class FileOutbox:
         if outcome.refused_duplicate:
             self.write_refusal(outcome)
             return True
-        key = outcome.dedup_key
-        if outcome.digest and self.ledger.seen(key):
-            known = self.ledger.digest_of(key)
-            if known is not None and known != outcome.digest:
-                raise ConflictingDuplicate
+        seen, known = self.ledger.lookup(outcome.dedup_key)
+        if seen and outcome.digest and known is not None and known != outcome.digest:
+            raise ConflictingDuplicate
         self._count(outcome)
+        if seen:
+            self.report.duplicates += 1
+            return False
         return self._write(outcome)
 
     def write_refusal(self, outcome: Outcome) -> None:
@@ -157,9 +158,12 @@ class FileOutbox:
         self.report.conflicts += 1
         if outcome.answer is not None:
             key = (*outcome.dedup_key[:2], f"{outcome.dedup_key[2]}:{outcome.digest}")
-            suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
-            (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(outcome.answer)
+            self._store_answer(outcome.answer, key)
             self.report.answers += 1
+
+    def _store_answer(self, answer: bytes, key: DedupKey) -> None:
+        suffix = ".xml" if answer.startswith(b"<") else ".txt"
+        (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(answer)
 
     def _count(self, outcome: Outcome) -> None:
         verdict = outcome.verdict
@@ -176,9 +180,6 @@ class FileOutbox:
     def _write(self, outcome: Outcome) -> bool:
         report = self.report
         key = outcome.dedup_key
-        if self.ledger.seen(key):
-            report.duplicates += 1
-            return False
         key_text = message_key_text(key)
         minimised = outcome.minimised
         extra = {"message_key": key_text}
@@ -196,8 +197,7 @@ class FileOutbox:
             for f, data in appends:
                 f.append(data)
             if outcome.answer is not None:
-                suffix = ".xml" if outcome.answer.startswith(b"<") else ".txt"
-                (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(outcome.answer)
+                self._store_answer(outcome.answer, key)
             self.ledger.claim(key, outcome.digest or None)
         except BaseException:
             # Not handed over (disk full, ledger locked, ...): undo the appends, so the caller's retry

@@ -52,23 +52,22 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
-    def _row(self, key: DedupKey) -> tuple[str | None] | None:
+    def lookup(self, key: DedupKey) -> tuple[bool, str | None]:
+        """(recorded?, the content digest recorded with ``key``): the digest is None when the key is new
+        or was recorded without one (then a conflict cannot be told from a redelivery: a redelivery)."""
         try:
-            row: tuple[str | None] | None = self._db.execute(
+            row = self._db.execute(
                 "SELECT digest FROM handled WHERE sender = ? AND code = ? AND ident = ?", key
             ).fetchone()
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger: {exc.__class__.__name__}") from None
-        return row
+        return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
 
     def seen(self, key: DedupKey) -> bool:
-        return self._row(key) is not None
+        return self.lookup(key)[0]
 
     def digest_of(self, key: DedupKey) -> str | None:
-        """The content digest recorded with ``key``: None when the key is new or was recorded without one
-        (then a conflict cannot be told from a redelivery, and it counts as a redelivery)."""
-        row = self._row(key)
-        return None if row is None or row[0] is None else str(row[0])
+        return self.lookup(key)[1]
 
     def claim(self, key: DedupKey, digest: str | None = None) -> bool:
         """Record a key (with its content digest); False when it was recorded before (a duplicate)."""

@@ -370,10 +370,10 @@ class _Service:
                 self._authorise(identity, outcomes)
             conflicts = await self._hand_over(outcomes, info)
             if conflicts:  # same identification, other content: refuse those under TR056 (9056)
-                again = await self._process(body, archive, refuse=frozenset(conflicts))
-                for position in conflicts:
-                    outcomes[position] = again[position]
-                await self._hand_over([outcomes[p] for p in conflicts], info)
+                refusals = await self._process(body, archive, refuse=frozenset(conflicts))
+                for position, refusal in zip(conflicts, refusals, strict=True):
+                    outcomes[position] = refusal
+                await self._hand_over(refusals, info)
             info["messages"] = len(outcomes)
             info["types"] = sorted({o.verdict.message_type or "unknown" for o in outcomes})
             info["codes"] = sorted({e.code for o in outcomes for e in o.verdict.errors})

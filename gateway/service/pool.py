@@ -79,19 +79,22 @@ def run_body(  # noqa: PLR0917 - called positionally through the executors
 ) -> list[Outcome]:
     """The outcomes of one request body: one message, or every member of a ZIP archive in order.
 
-    A ZIP is named ``source`` when refused as a whole and ``source!member`` per member otherwise. The
-    messages at the positions in ``refuse`` are refused as conflicting duplicates (TR056) instead.
+    A ZIP is named ``source`` when refused as a whole and ``source!member`` per member otherwise. With
+    ``refuse``, only the messages at those positions are run, refused as conflicting duplicates (TR056),
+    and only their outcomes are returned, in position order.
     """
     if env.today != today:
         env = replace(env, today=today)
     if not archive:
-        return [refuse_duplicate(body, source, env) if 0 in refuse else process(body, source, env)]
+        return [refuse_duplicate(body, source, env) if refuse else process(body, source, env)]
     result = read_archive(body, ZipLimits(max_bytes=env.validator.limits.max_message_bytes))
     if result.error is not None:
         return [_unreadable(source, result.error, body)]
     outcomes: list[Outcome] = []
     for position, member in enumerate(result.members):
         name = f"{source}!{member.name}"
+        if refuse and position not in refuse:
+            continue
         if member.error is not None or member.data is None:
             error = member.error or Finding("ZIP_MEMBER_CORRUPT", None, None, "the member cannot be read")
             outcomes.append(_unreadable(name, error, name.encode("utf-8", "surrogateescape")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import socket
 import statistics
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -578,6 +580,37 @@ def test_conflicting_duplicate_is_refused_under_tr056(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox" / "retour").glob("*.xml"))) == 2
     assert 'jwmo_conflicting_duplicates_total{adapter="http"} 1.0' in out["metrics"]
     record("attack.http.conflicting_duplicate")
+
+
+def test_conflicting_member_of_a_zip_is_refused_alone(tmp_path: Path) -> None:
+    """A ZIP holding a new message and a conflicting copy of an earlier one: only that member is refused
+    (TR056), the new one is accepted and billed; only the refused member is run a second time."""
+    first, changed = conflicting_pair()
+    fresh = declaration("H2102")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.xml", fresh)
+        zf.writestr("b.xml", changed)
+    out: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        async with serving(config_for(tmp_path, minimiser_factory=minimiser_factory)) as client:
+            await client.post("/v1/declarations", content=first, headers=XML)
+            response = await client.post(
+                "/v1/declarations", content=archive.getvalue(), headers={"Content-Type": "application/zip"}
+            )
+            out["results"] = response.json()["results"]
+            out["metrics"] = (await client.get("/metrics")).text
+
+    run(scenario)
+    results = out["results"]
+    # pipeline runs: the first message, the two members, then the refused member alone (not the whole ZIP)
+    assert 'jwmo_processing_seconds_count{adapter="http"} 4.0' in out["metrics"]
+    assert [r["source"] for r in results] == ["upload.zip!a.xml", "upload.zip!b.xml"]
+    assert results[0]["valid"] is True
+    assert [e["code"] for e in results[1]["errors"]] == ["TR056"]
+    billing = (tmp_path / "outbox" / "billing.jsonl").read_text().splitlines()
+    assert len(billing) == first.count(b"<jw323:Prestatie>") + fresh.count(b"<jw323:Prestatie>")
 
 
 # ---- checklist 39: key hygiene -----------------------------------------------------------------
