@@ -33,6 +33,7 @@ __all__ = [
     "content_digest",
     "dedup_key",
     "process",
+    "refusal_id",
     "refuse_duplicate",
 ]
 
@@ -149,19 +150,22 @@ def process(data: bytes, source: str, env: Environment) -> Outcome:
     return Outcome(checked.verdict, key, answer, minimised, content_digest(data))
 
 
-# Where each generation keeps the message identification that TR056 is about.
-_IDENTIFICATION = {
-    "xml-3": "/Bericht/Header/BerichtIdentificatie/Identificatie",
-    "xml-2": "/Bericht/Header/DeclaratieFactuurIdentificatie/DeclarantFactuurNummer",
-}
 DUPLICATE_RULE = "TR056"
 DUPLICATE_RETOURCODE = "9056"
 
 
 def _identification_path(spec: MessageSpec) -> str:
+    """Where the generation keeps the message identification that TR056 is about."""
     if spec.format != "xml":
         return f"/{spec.name}/R01[1]/IDENTIFICATIE_BERICHT"
-    return _IDENTIFICATION["xml-2" if spec.release.startswith("2") else "xml-3"]
+    if spec.release.startswith("2"):
+        return "/Bericht/Header/DeclaratieFactuurIdentificatie/DeclarantFactuurNummer"
+    return "/Bericht/Header/BerichtIdentificatie/Identificatie"
+
+
+def refusal_id(key: DedupKey, digest: str) -> str:
+    """The answer id of a conflicting duplicate's refusal: its own, so the first answer keeps its name."""
+    return answer_id((key[0], key[1], f"{key[2]}:{digest}"))
 
 
 def refuse_duplicate(data: bytes, source: str, env: Environment) -> Outcome:
@@ -194,8 +198,7 @@ def refuse_duplicate(data: bytes, source: str, env: Environment) -> Outcome:
     plan = plan_answer(verdict) if spec.kind == "declaration" else None
     answer = None
     if plan is not None:
-        answer_key = (*key[:2], f"{key[2]}:{digest}")
         answer = build_answer(
-            refused, env.registry, message_id=answer_id(answer_key), today=env.today, plan=plan
+            refused, env.registry, message_id=refusal_id(key, digest), today=env.today, plan=plan
         )
     return Outcome(verdict, key, answer, Minimised(), digest, refused_duplicate=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.outbox.ledger import Ledger
-from gateway.pipeline import ConflictingDuplicate, DedupKey, Outcome, answer_id
+from gateway.pipeline import ConflictingDuplicate, DedupKey, Outcome, answer_id, refusal_id
 
 __all__ = ["FileOutbox", "RunReport", "message_key_text"]
 
@@ -157,13 +157,12 @@ class FileOutbox:
         self._count(outcome)
         self.report.conflicts += 1
         if outcome.answer is not None:
-            key = (*outcome.dedup_key[:2], f"{outcome.dedup_key[2]}:{outcome.digest}")
-            self._store_answer(outcome.answer, key)
+            self._store_answer(outcome.answer, refusal_id(outcome.dedup_key, outcome.digest))
             self.report.answers += 1
 
-    def _store_answer(self, answer: bytes, key: DedupKey) -> None:
+    def _store_answer(self, answer: bytes, name: str) -> None:
         suffix = ".xml" if answer.startswith(b"<") else ".txt"
-        (self.directory / "retour" / f"{answer_id(key)}{suffix}").write_bytes(answer)
+        (self.directory / "retour" / f"{name}{suffix}").write_bytes(answer)
 
     def _count(self, outcome: Outcome) -> None:
         verdict = outcome.verdict
@@ -197,7 +196,7 @@ class FileOutbox:
             for f, data in appends:
                 f.append(data)
             if outcome.answer is not None:
-                self._store_answer(outcome.answer, key)
+                self._store_answer(outcome.answer, answer_id(key))
             self.ledger.claim(key, outcome.digest or None)
         except BaseException:
             # Not handed over (disk full, ledger locked, ...): undo the appends, so the caller's retry

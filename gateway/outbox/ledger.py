@@ -2,7 +2,7 @@
 
 A message is identified by (Afzender, BerichtCode, Identificatie). ``claim`` records it with the digest
 of its content; a message that was claimed before is a duplicate and bills nothing: with the same digest
-a redelivery, with another digest a conflicting duplicate (TR056, see :meth:`Ledger.digest_of`). Keys
+a redelivery, with another digest a conflicting duplicate (TR056, see :meth:`Ledger.lookup`). Keys
 found in the billing output but missing here (a crash between writing and recording) are added by
 :meth:`Ledger.reconcile`, so a restart never bills a message twice.
 """
@@ -65,9 +65,6 @@ class Ledger:
 
     def seen(self, key: DedupKey) -> bool:
         return self.lookup(key)[0]
-
-    def digest_of(self, key: DedupKey) -> str | None:
-        return self.lookup(key)[1]
 
     def claim(self, key: DedupKey, digest: str | None = None) -> bool:
         """Record a key (with its content digest); False when it was recorded before (a duplicate)."""

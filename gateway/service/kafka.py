@@ -137,6 +137,7 @@ def dlq_reference(outcome: Outcome, origin: str) -> dict[str, Any]:
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class _Bounded(Generic[K, V]):
@@ -157,12 +158,6 @@ class _Bounded(Generic[K, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,35 +487,33 @@ class KafkaWorker:
         self.processed += len(records)
         self.metrics.in_flight.labels("kafka").set(0)
 
+    async def _retrying(self, step: Callable[[], Awaitable[T]], kind: str, event: str, **fields: Any) -> T:
+        """Run ``step`` until the broker answers (counted as failure ``kind``, logged as ``event``); a stop
+        ends the retries with the last error."""
+        while True:
+            try:
+                return await step()
+            except KafkaError as exc:
+                self.metrics.failures.labels("kafka", kind).inc()
+                log.warning(event, error=type(exc).__name__, **fields)
+                if self._stopping.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+
     async def _hand_over(self, items: Sequence[tuple[Outcome, str]]) -> Handed:
         """Hand the items over, retrying while the broker is unreachable (nothing is committed meanwhile;
         every retry starts by reading back what reached the billing topic)."""
         assert self.handover is not None  # noqa: S101
-        while True:
-            try:
-                return await self.handover.hand_over_batch(items)
-            except KafkaError as exc:
-                self.metrics.failures.labels("kafka", "produce").inc()
-                log.warning("handover_retry", records=len(items), error=type(exc).__name__)
-                if self._stopping.is_set():
-                    raise
-                await asyncio.sleep(0.5)
+        handover = self.handover
+        return await self._retrying(
+            lambda: handover.hand_over_batch(items), "produce", "handover_retry", records=len(items)
+        )
 
     async def _reconcile(self) -> None:
         """Read the billing tail back, retrying while the broker is unreachable (nothing is handed over
         meanwhile)."""
         assert self.handover is not None  # noqa: S101
-        while True:
-            try:
-                await self.handover.reconcile()
-            except KafkaError as exc:
-                self.metrics.failures.labels("kafka", "billing-tail").inc()
-                log.warning("billing_tail_retry", error=type(exc).__name__)
-                if self._stopping.is_set():
-                    raise
-                await asyncio.sleep(0.5)
-            else:
-                return
+        await self._retrying(self.handover.reconcile, "billing-tail", "billing_tail_retry")
 
     async def _refusals(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
         return list(await asyncio.gather(*self._submit(self.refuse, records)))

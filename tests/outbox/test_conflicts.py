@@ -62,11 +62,11 @@ def test_ledger_written_before_digests_still_de_duplicates(tmp_path: Path) -> No
     db.commit()
     db.close()
     ledger = Ledger(path)
-    assert ledger.digest_of(("12345678", "490", "C2")) is None
+    assert ledger.lookup(("12345678", "490", "C2")) == (True, None)
     outbox = FileOutbox(tmp_path / "out", ledger)
     assert not outbox.write(outcome_with_billing("C2"))
     assert outbox.write(outcome_with_billing("C3"))
-    assert ledger.digest_of(("12345678", "490", "C3")) == outcome_with_billing("C3").digest
+    assert ledger.lookup(("12345678", "490", "C3")) == (True, outcome_with_billing("C3").digest)
     outbox.close()
 
 
